@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# dev.sh: set up, run and test Stampede on one Debian 12 machine.
+#
+#   contrib/dev.sh up      install what is missing, build, start a private
+#                          PostgreSQL + Redis under var/, start the server
+#   contrib/dev.sh down    stop what `up` started
+#   contrib/dev.sh status  what is running
+#   contrib/dev.sh test    install, build, run the whole suite against a
+#                          throw-away PostgreSQL + Redis (normal build and
+#                          ASan/UBSan build), then stop them
+#   contrib/dev.sh deps    only install the Debian packages
+#
+# Everything it starts listens on 127.0.0.1 only. Running `up` twice is
+# harmless. Environment: STAMPEDE_LISTEN (default 127.0.0.1:8420),
+# STAMPEDE_PG_PORT (54329), STAMPEDE_REDIS_PORT (63799), JOBS (make -j).
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$top"
+var=$top/var
+listen=${STAMPEDE_LISTEN:-127.0.0.1:8420}
+jobs=${JOBS:-$(nproc)}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
+
+PACKAGES=(
+    build-essential autoconf automake pkg-config
+    libevent-dev libevhtp-dev libonig-dev libssl-dev libpq-dev
+    libhiredis-dev libyajl-dev libwebsockets-dev check
+    postgresql-15 postgresql-client-15 redis-server
+    iproute2 curl procps
+)
+
+deps() {
+    local missing=()
+    for p in "${PACKAGES[@]}" "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return
+    say "installing ${missing[*]}"
+    local sudo=
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+        $sudo apt-get update -qq
+        $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+    }
+}
+
+# build DIR [configure args...]: an out-of-tree build in DIR.
+build() {
+    local dir=$1
+    shift
+    if [ -f "$top/config.status" ]; then
+        say "the source tree was configured in place; cleaning it so out-of-tree builds work"
+        make -C "$top" distclean >/dev/null 2>&1 || rm -f "$top/config.status"
+    fi
+    if [ ! -x "$top/configure" ] || [ "$top/configure.ac" -nt "$top/configure" ] ||
+       [ "$top/Makefile.am" -nt "$top/Makefile.in" ]; then
+        say "autoreconf"
+        (cd "$top" && autoreconf -fi >/dev/null)
+    fi
+    mkdir -p "$dir"
+    local want="$*"
+    if [ ! -f "$dir/Makefile" ] || [ "$(cat "$dir/.configured-with" 2>/dev/null)" != "$want" ]; then
+        say "configure $want (in ${dir#"$top"/})"
+        (cd "$dir" && "$top/configure" "$@" >configure.log) || { tail -20 "$dir/configure.log"; die "configure failed"; }
+        echo "$want" >"$dir/.configured-with"
+    fi
+    say "make (in ${dir#"$top"/})"
+    make -C "$dir" -j"$jobs" >/dev/null || { make -C "$dir" 2>&1 | tail -30; die "build failed"; }
+}
+
+server_pid() {
+    local f=$var/stampede.pid
+    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"
+}
+
+wait_health() { # wait_health URL SECONDS
+    for _ in $(seq 1 $(( $2 * 10 ))); do
+        curl -fsS "$1/healthz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+up() {
+    deps
+    build "$top/build" --enable-werror
+    say "PostgreSQL and Redis under var/"
+    mkdir -p "$var"
+    bash "$top/contrib/stack.sh" start "$var"
+    # shellcheck disable=SC1091
+    . "$var/stack.env"
+    local url="http://$listen"
+    if pid=$(server_pid); then
+        say "stampede already running (pid $pid)"
+    else
+        say "starting stampede serve on $listen"
+        STAMPEDE_PG_DSN=$STAMPEDE_PG_DSN STAMPEDE_REDIS_URL=$STAMPEDE_REDIS_URL \
+            nohup "$top/build/stampede" serve --config "$top/etc/stampede.conf" --listen "$listen" \
+            >"$var/stampede.log" 2>&1 </dev/null &
+        echo $! >"$var/stampede.pid"
+    fi
+    wait_health "$url" 15 || { tail -20 "$var/stampede.log"; die "the server did not become healthy"; }
+    # the demo: a project to start from (409 when it exists already is fine)
+    curl -sS -o /dev/null -X POST "$url/v1/projects" -H 'Content-Type: application/json' \
+        -d '{"name":"demo","description":"created by contrib/dev.sh up"}' || true
+    say "ready"
+    cat <<EOT
+
+  API        $url            (log: var/stampede.log)
+  health     curl $url/healthz
+  projects   curl $url/v1/projects
+  stop       contrib/dev.sh down
+
+EOT
+}
+
+down() {
+    if pid=$(server_pid); then
+        say "stopping stampede (pid $pid)"
+        kill "$pid"
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$var/stampede.pid"
+    if [ -f "$var/stack.env" ]; then
+        say "stopping PostgreSQL and Redis"
+        bash "$top/contrib/stack.sh" stop "$var"
+    fi
+}
+
+status() {
+    if pid=$(server_pid); then echo "stampede: running (pid $pid) on $listen"; else echo "stampede: stopped"; fi
+    [ -f "$var/stack.env" ] && bash "$top/contrib/stack.sh" status "$var" || echo "stack: never started"
+}
+
+# run_suite NAME BUILD_DIR: make check; prints "N passed, N failed".
+run_suite() {
+    local name=$1 dir=$2 log
+    log=$(mktemp)
+    say "make check ($name)"
+    local rc=0
+    make -C "$dir" check >"$log" 2>&1 || rc=$?
+    grep -E '^(FAIL|ERROR|XPASS)' "$log" || true
+    local pass fail
+    pass=$(sed -n 's/^# PASS: *//p' "$log" | tail -1)
+    fail=$(( $(sed -n 's/^# FAIL: *//p' "$log" | tail -1 || echo 0) + $(sed -n 's/^# ERROR: *//p' "$log" | tail -1 || echo 0) ))
+    if [ -z "$pass" ]; then tail -40 "$log"; pass=0; fail=$(( fail + 1 )); fi
+    [ "$rc" = 0 ] || { [ "$fail" -gt 0 ] || fail=1; find "$dir/tests" -name '*.log' -newer "$log" -exec grep -l -E '^not ok|ERROR' {} + 2>/dev/null | head -5 | xargs -r tail -n 30; }
+    echo "$name: $pass passed, $fail failed"
+    rm -f "$log"
+    SUMMARY+=("$name: $pass passed, $fail failed")
+    return "$rc"
+}
+
+test_all() {
+    deps
+    build "$top/build" --enable-werror
+    build "$top/build-asan" --enable-sanitizers --enable-werror
+    local stack
+    stack=$(mktemp -d /tmp/stampede-test-XXXXXX)
+    chmod 755 "$stack"
+    # shellcheck disable=SC2064
+    trap "bash '$top/contrib/stack.sh' stop '$stack' >/dev/null 2>&1 || true; rm -rf '$stack'" EXIT
+    say "throw-away PostgreSQL and Redis in $stack"
+    STAMPEDE_PG_PORT=auto STAMPEDE_REDIS_PORT=auto bash "$top/contrib/stack.sh" start "$stack"
+    export STAMPEDE_STACK_DIR=$stack
+    SUMMARY=()
+    local rc=0
+    run_suite "build" "$top/build" || rc=1
+    run_suite "sanitizers" "$top/build-asan" || rc=1
+    echo
+    for s in "${SUMMARY[@]}"; do echo "$s"; done
+    return "$rc"
+}
+
+case ${1:-} in
+up) up ;;
+down) down ;;
+status) status ;;
+test) test_all ;;
+deps) deps ;;
+*) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,45 @@
+/* config: server settings from four sources, in precedence order
+ * command-line flag > environment (STAMPEDE_*) > config file > default.
+ * The file is `key = value` lines with # comments (see etc/stampede.conf).
+ * Every error names its source: "STAMPEDE_LOOPS: expected an integer...",
+ * "etc/stampede.conf:12: unknown key 'lisen'". */
+#ifndef STAMPEDE_CONFIG_H
+#define STAMPEDE_CONFIG_H
+
+#include "log.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct config {
+    char listen_host[64];   /* numeric IPv4/IPv6 address */
+    uint16_t listen_port;   /* 0 = ephemeral */
+    char *pg_dsn;           /* libpq conninfo string or URI */
+    char *redis_url;        /* redis://host:port[/db] */
+    int loops;              /* reactor threads; 0 = one per online core */
+    enum log_level log_level;
+    uint64_t max_body_bytes;
+    int pg_pool;            /* connections in the store's pool */
+    uint64_t pg_timeout_us; /* a query's deadline */
+    uint64_t request_timeout_us; /* deadline of an API request's reply */
+    char *channel_prefix;   /* Redis channel prefix */
+    char *config_path;      /* file read, or NULL */
+};
+
+/* Lookup of environment variables; getenv in production, a table in tests. */
+typedef const char *(*config_getenv_fn)(const char *name);
+
+void config_init(struct config *c);
+void config_deinit(struct config *c);
+
+/* Resolve the whole configuration. argv holds only the options (e.g. those
+ * after "serve"); --config PATH (or STAMPEDE_CONFIG) names the file. On
+ * error returns -1 with a message naming the source and field in err. */
+int config_resolve(struct config *c, int argc, char **argv, config_getenv_fn env, char *err,
+                   size_t errlen);
+
+/* Print the known keys, their env names, flags and defaults (for --help). */
+void config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,50 @@
+/* loop: the reactor threads. One libevent event_base per thread, each with a
+ * cross-thread inbox of tasks woken through one eventfd; loop 0 runs on the
+ * thread that calls loop_group_run, loops 1..n-1 on their own threads.
+ *
+ * Scheduling contract: loop_schedule(l, t) may be called from any thread;
+ * t->run(t) then runs once on l's thread. A task must not be scheduled again
+ * before its run has started (actors guarantee this with their mailbox
+ * counter). From another thread the loop is woken only when its inbox goes
+ * from empty to non-empty; on its own thread a task goes onto a local list.
+ * Each drain pass runs only the tasks present when it began; later ones wait
+ * for the next pass, after libevent has polled I/O and timers again, so one
+ * busy actor cannot starve a loop. */
+#ifndef STAMPEDE_LOOP_H
+#define STAMPEDE_LOOP_H
+
+#include "mpsc.h"
+
+struct event_base;
+struct loop;
+struct loop_group;
+
+struct loop_task {
+    struct mpsc_node node;         /* inbox link (cross-thread) */
+    struct loop_task *local_next;  /* local list link (own thread) */
+    void (*run)(struct loop_task *t);
+};
+
+/* Create n loops (n >= 1), each an event_base with precise timers.
+ * Returns NULL with a message in err on failure (nothing left allocated). */
+struct loop_group *loop_group_new(int n, char *err, size_t errlen);
+/* Run loop 0 on the calling thread and the others on new threads; returns
+ * once every loop has stopped (loop_group_stop). 0 or -1. */
+int loop_group_run(struct loop_group *g);
+/* Ask every loop to return from loop_group_run. Any thread. */
+void loop_group_stop(struct loop_group *g);
+/* After loop_group_run returned. Frees the bases. NULL is a no-op. */
+void loop_group_free(struct loop_group *g);
+
+int loop_group_size(const struct loop_group *g);
+struct loop *loop_group_get(struct loop_group *g, int index);
+
+struct event_base *loop_base(struct loop *l);
+int loop_index(const struct loop *l);
+struct loop_group *loop_group_of(struct loop *l);
+/* The loop whose thread is calling, or NULL outside any loop. */
+struct loop *loop_current(void);
+
+void loop_schedule(struct loop *l, struct loop_task *t);
+
+#endif

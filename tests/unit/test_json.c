@@ -1,0 +1,130 @@
+/* test_json: what the guarded parser rejects, field paths in errors, and
+ * number formatting. */
+#include "check_main.h"
+#include "json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void expect_reject(const char *doc, size_t len, const char *needle)
+{
+    struct json_err e = { "", "" };
+    yajl_val v = json_parse(doc, len, JSON_MAX_DEPTH, &e);
+    ck_assert_msg(v == NULL, "accepted: %.*s", (int)(len > 60 ? 60 : len), doc);
+    ck_assert_msg(strstr(e.message, needle) != NULL, "message '%s' lacks '%s'", e.message, needle);
+}
+
+START_TEST(rejects_bad_documents)
+{
+    expect_reject("", 0, "empty body");
+    expect_reject("{\"a\":", 5, "invalid JSON");
+    expect_reject("{\"a\":1} x", 9, "invalid JSON");
+    expect_reject("{\"a\":1,\"a\":2}", 13, "duplicate key 'a'");
+    expect_reject("{\"o\":{\"k\":1,\"k\":1}}", 19, "duplicate key 'k'");
+    expect_reject("{\"a\":\"x\\u0000y\"}", 16, "\\u0000");
+    expect_reject("{\"a\\u0000\":1}", 13, "\\u0000");
+    expect_reject("{\"a\":1}\0", 8, "NUL byte");
+    expect_reject("[\"\xff\xfe\"]", 6, "invalid JSON"); /* bad UTF-8 */
+}
+END_TEST
+
+START_TEST(depth_is_limited_before_building_a_tree)
+{
+    /* 300,000 levels crash yajl's tree parser; we must refuse early. */
+    size_t n = 300000;
+    char *doc = malloc(2 * n);
+    memset(doc, '[', n);
+    memset(doc + n, ']', n);
+    expect_reject(doc, 2 * n, "nested too deeply");
+    free(doc);
+    /* exactly the limit is fine */
+    char ok[2 * JSON_MAX_DEPTH];
+    memset(ok, '[', JSON_MAX_DEPTH);
+    memset(ok + JSON_MAX_DEPTH, ']', JSON_MAX_DEPTH);
+    struct json_err e;
+    yajl_val v = json_parse(ok, sizeof ok, JSON_MAX_DEPTH, &e);
+    ck_assert_ptr_nonnull(v);
+    yajl_tree_free(v);
+}
+END_TEST
+
+START_TEST(typed_getters_name_the_field)
+{
+    const char *doc = "{\"name\":5,\"n\":1.5,\"big\":99999999999999999999,\"ok\":\"yes\","
+                      "\"flag\":true,\"i\":7}";
+    struct json_err e = { "", "" };
+    yajl_val v = json_parse(doc, strlen(doc), JSON_MAX_DEPTH, &e);
+    ck_assert_ptr_nonnull(v);
+    const char *s;
+    int64_t i;
+    double d;
+    int b;
+    ck_assert_int_eq(json_get_string(v, "load", "name", 1, &s, &e), -1);
+    ck_assert_str_eq(e.field, "load.name");
+    ck_assert_ptr_nonnull(strstr(e.message, "expected a string, got an integer"));
+    ck_assert_int_eq(json_get_int(v, "", "n", 1, 0, 10, &i, &e), -1);
+    ck_assert_str_eq(e.field, "n");
+    ck_assert_int_eq(json_get_int(v, "", "big", 1, 0, 10, &i, &e), -1); /* past int64: a double */
+    ck_assert_int_eq(json_get_int(v, "", "i", 1, 0, 5, &i, &e), -1);
+    ck_assert_ptr_nonnull(strstr(e.message, "between 0 and 5"));
+    ck_assert_int_eq(json_get_int(v, "", "i", 1, 0, 10, &i, &e), 0);
+    ck_assert_int_eq(i, 7);
+    ck_assert_int_eq(json_get_number(v, "", "n", 1, 0, 10, &d, &e), 0);
+    ck_assert_double_eq(d, 1.5);
+    ck_assert_int_eq(json_get_bool(v, "", "flag", 1, &b, &e), 0);
+    ck_assert_int_eq(b, 1);
+    ck_assert_int_eq(json_get_string(v, "", "missing", 0, &s, &e), 1);
+    ck_assert_int_eq(json_get_string(v, "x.y[2]", "missing", 1, &s, &e), -1);
+    ck_assert_str_eq(e.field, "x.y[2].missing");
+    ck_assert_ptr_nonnull(strstr(e.message, "is required"));
+    static const char *const allowed[] = { "name", "n", "big", "ok", "flag", NULL };
+    ck_assert_int_eq(json_check_keys(v, "", allowed, &e), -1);
+    ck_assert_str_eq(e.field, "i");
+    yajl_tree_free(v);
+}
+END_TEST
+
+START_TEST(numbers_are_formatted_by_us)
+{
+    yajl_gen g = json_gen_new();
+    yajl_gen_array_open(g);
+    json_gen_double(g, 1.2345, 3);
+    json_gen_double(g, 2.0, 3);
+    json_gen_double(g, 0.1 + 0.2, 6);
+    json_gen_double(g, -0.0001, 2);
+    json_gen_double(g, 1.0 / 0.0, 3);
+    yajl_gen_array_close(g);
+    char *s = json_gen_finish(g, NULL);
+    ck_assert_str_eq(s, "[1.234,2,0.3,0,null]");
+    free(s);
+}
+END_TEST
+
+START_TEST(error_body_shape)
+{
+    size_t len;
+    char *s = json_error_body("invalid", "name: expected a \"string\"", "name", &len);
+    ck_assert_str_eq(s, "{\"error\":{\"code\":\"invalid\",\"message\":\"name: expected a \\\"string\\\"\","
+                        "\"field\":\"name\"}}");
+    ck_assert_uint_eq(len, strlen(s));
+    free(s);
+    s = json_error_body("not_found", "no route", NULL, NULL);
+    ck_assert_str_eq(s, "{\"error\":{\"code\":\"not_found\",\"message\":\"no route\",\"field\":null}}");
+    free(s);
+}
+END_TEST
+
+static Suite *json_suite(void)
+{
+    Suite *s = suite_create("json");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, rejects_bad_documents);
+    tcase_add_test(tc, depth_is_limited_before_building_a_tree);
+    tcase_add_test(tc, typed_getters_name_the_field);
+    tcase_add_test(tc, numbers_are_formatted_by_us);
+    tcase_add_test(tc, error_body_shape);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+CHECK_MAIN(json_suite)
