@@ -443,7 +443,8 @@ static void subscribe(struct bus *b, msg_t *m, int add)
     }
 }
 
-static void bus_stop(struct bus *b, msg_t *req)
+/* Close the connections and free the timers; publishes stay local. */
+static void bus_release(struct bus *b)
 {
     struct rconn *rcs[2] = { &b->pub, &b->sub };
     for (int i = 0; i < 2; i++) {
@@ -465,6 +466,11 @@ static void bus_stop(struct bus *b, msg_t *req)
     b->ping_timer = NULL;
     b->stopped = 1;
     b->enabled = 0;
+}
+
+static void bus_stop(struct bus *b, msg_t *req)
+{
+    bus_release(b);
     actor_reply(req, msg_new(MSG_STOPPED, sizeof(msg_t)));
 }
 
@@ -472,7 +478,10 @@ void bus_free(actor_t *a)
 {
     if (!a)
         return;
-    free(actor_state(a));
+    struct bus *b = actor_state(a);
+    if (!b->stopped)
+        bus_release(b); /* `stampede run` never stops its bus: the loops just end */
+    free(b);
     actor_free(a);
 }
 

@@ -32,14 +32,18 @@ as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Free in every state: a client socket's local port blocks a bind too.
 port_free() {
-    ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+    ! ss -Htan "sport = :$1" 2>/dev/null | grep -q .
 }
 
 pick_port() { # pick_port WANTED DEFAULT
     local p=$1
     if [ "$p" = auto ]; then
-        p=$(( 20000 + RANDOM % 20000 ))
+        # below the kernel's ephemeral range, where client sockets take ports
+        local lo
+        lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+        p=$(( 10000 + RANDOM % (lo - 11000) ))
         while ! port_free "$p"; do p=$(( p + 1 )); done
     fi
     echo "$p"

@@ -116,11 +116,16 @@ yajl_val json_parse(const char *buf, size_t len, int max_depth, struct json_err 
     struct guard g = { 0, max_depth, NULL };
     yajl_handle h = yajl_alloc(&guard_cbs, NULL, &g);
     yajl_status st = yajl_parse(h, (const unsigned char *)buf, len);
-    if (st == yajl_status_ok)
+    /* bytes consumed counts only the last call: a failure in
+     * complete_parse is at the end of the document */
+    size_t at = yajl_get_bytes_consumed(h);
+    if (st == yajl_status_ok) {
         st = yajl_complete_parse(h);
+        at = len;
+    }
     if (st != yajl_status_ok) {
         if (g.why) {
-            json_err_set(e, "", "invalid JSON: %s (at byte %zu)", g.why, yajl_get_bytes_consumed(h));
+            json_err_set(e, "", "invalid JSON: %s (at byte %zu)", g.why, at);
         } else {
             unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)buf, len);
             /* yajl's messages end in a newline and start with "parse error: ". */
@@ -130,7 +135,7 @@ yajl_val json_parse(const char *buf, size_t len, int max_depth, struct json_err 
             size_t ml = strlen(m);
             while (ml && (m[ml - 1] == '\n' || m[ml - 1] == ' '))
                 m[--ml] = '\0';
-            json_err_set(e, "", "invalid JSON: %s (at byte %zu)", m, yajl_get_bytes_consumed(h));
+            json_err_set(e, "", "invalid JSON: %s (at byte %zu)", m, at);
             yajl_free_error(h, msg);
         }
         yajl_free(h);

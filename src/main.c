@@ -3,6 +3,7 @@
  * This is the only file with process-wide state. */
 #include "actor.h"
 #include "bus.h"
+#include "cli_run.h"
 #include "clock.h"
 #include "config.h"
 #include "http_front.h"
@@ -228,6 +229,8 @@ static void usage(FILE *out)
             "usage: stampede <command> [options]\n\n"
             "commands:\n"
             "  serve            run the platform server (REST API, PostgreSQL, Redis)\n"
+            "  run FILE         run a load test script from the terminal (no database)\n"
+            "  run --url URL    quick test of one URL\n"
             "  version          print the version\n"
             "  help             this text\n\n"
             "`stampede <command> --help` describes a command's options.\n");
@@ -242,6 +245,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "serve") == 0)
         return serve_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "run") == 0)
+        return cli_run_main(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("stampede %s\n", PACKAGE_VERSION);
         return 0;

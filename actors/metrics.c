@@ -1,0 +1,303 @@
+/* metrics: per-second assembly, series, publishing, thresholds, summary. */
+#include "metrics.h"
+
+#include "bus.h"
+#include "idmap.h"
+#include "report.h"
+#include "xmalloc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One second being assembled. */
+struct slot {
+    uint32_t second;
+    struct stats_window *w;  /* everything measured in this second */
+    uint64_t *span;          /* per shard: time covered */
+    uint64_t *measured;      /* per shard: time covered outside warmup */
+    int warmup;
+    struct slot *next;       /* pending list, ascending seconds */
+};
+
+struct mrun {
+    uint64_t run_id;
+    const struct script *sc;
+    int nshards;
+    int64_t started_wall_ms;
+    actor_t *supervisor;
+    uint32_t *next_second;   /* per shard: the next second it will send */
+    int *last;               /* per shard: sent its last window */
+    struct slot *pending;
+    uint32_t next_emit;
+    struct stats_window *cum;
+    double measured_s;
+    struct run_point *series;
+    int npoints, cap;
+    int abort_sent;
+    char channel[160];
+};
+
+struct metrics {
+    actor_t *self;
+    actor_t *bus;
+    char prefix[64];
+    struct idmap runs;
+};
+
+static void summary_dtor(msg_t *m)
+{
+    struct metrics_summary *s = (struct metrics_summary *)m;
+    free(s->json);
+    free(s->text);
+    free(s->series);
+}
+
+static struct slot *slot_get(struct mrun *r, uint32_t second)
+{
+    struct slot **pp = &r->pending;
+    while (*pp && (*pp)->second < second)
+        pp = &(*pp)->next;
+    if (*pp && (*pp)->second == second)
+        return *pp;
+    struct slot *s = xcalloc(1, sizeof *s);
+    s->second = second;
+    s->w = stats_window_new(r->sc->nsteps);
+    s->span = xcalloc((size_t)r->nshards, sizeof *s->span);
+    s->measured = xcalloc((size_t)r->nshards, sizeof *s->measured);
+    s->next = *pp;
+    *pp = s;
+    return s;
+}
+
+static void slot_free(struct slot *s)
+{
+    stats_window_free(s->w);
+    free(s->span);
+    free(s->measured);
+    free(s);
+}
+
+static void evaluate(struct mrun *r, double *observed, int *ok)
+{
+    for (int i = 0; i < r->sc->nthresholds; i++) {
+        observed[i] = report_observe(&r->sc->thresholds[i], r->cum, r->measured_s);
+        ok[i] = threshold_holds(&r->sc->thresholds[i], observed[i]);
+    }
+}
+
+static void check_abort(struct metrics *m, struct mrun *r)
+{
+    if (r->abort_sent || !r->sc->nthresholds)
+        return;
+    double elapsed = (double)r->next_emit; /* seconds of run time assembled */
+    for (int i = 0; i < r->sc->nthresholds; i++) {
+        const struct threshold *t = &r->sc->thresholds[i];
+        if (!t->abort_on_fail || elapsed * 1e6 < (double)t->delay_abort_eval_us)
+            continue;
+        double v = report_observe(t, r->cum, r->measured_s);
+        if (isnan(v) || threshold_holds(t, v))
+            continue;
+        struct run_abort *a = MSG_NEW(MSG_RUN_ABORT, struct run_abort);
+        a->run_id = r->run_id;
+        snprintf(a->reason, sizeof a->reason, "threshold %s %s failed (observed %.3f)", t->metric_text,
+                 t->expr_text, v);
+        alog_warn(m->self, "run %llu: %s", (unsigned long long)r->run_id, a->reason);
+        if (actor_send_urgent(r->supervisor, &a->m) < 0)
+            msg_free(&a->m);
+        r->abort_sent = 1;
+        return;
+    }
+}
+
+static void emit(struct metrics *m, struct mrun *r, struct slot *s)
+{
+    uint64_t span = 0, measured = 0;
+    for (int i = 0; i < r->nshards; i++) {
+        if (s->span[i] > span)
+            span = s->span[i];
+        if (s->measured[i] > measured)
+            measured = s->measured[i];
+    }
+    r->measured_s += (double)measured / 1e6;
+    if (r->npoints == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 64;
+        r->series = xrealloc(r->series, (size_t)r->cap * sizeof *r->series);
+    }
+    struct run_point *p = &r->series[r->npoints++];
+    report_point(p, s->second, (double)span / 1e6, s->warmup && measured == 0, s->w);
+    if (r->cum->vus_max < s->w->vus_max)
+        r->cum->vus_max = s->w->vus_max;
+    if (m->bus) {
+        size_t len;
+        char *json = report_point_json(r->run_id, p, r->sc, s->w, &len);
+        struct bus_publish *pub = bus_publish_new(r->channel, json, len);
+        free(json);
+        if (actor_send(m->bus, &pub->m) < 0)
+            msg_free(&pub->m); /* the bus is backed up: a live point may be lost */
+    }
+    r->next_emit = s->second + 1;
+    check_abort(m, r);
+}
+
+/* Emit every second that all shards have delivered; with force, all. */
+static void flush(struct metrics *m, struct mrun *r, int force)
+{
+    while (r->pending) {
+        struct slot *s = r->pending;
+        if (!force) {
+            for (int i = 0; i < r->nshards; i++)
+                if (!r->last[i] && r->next_second[i] <= s->second)
+                    return;
+        }
+        r->pending = s->next;
+        emit(m, r, s);
+        slot_free(s);
+    }
+}
+
+static void on_window(struct metrics *m, struct shard_window *w)
+{
+    struct mrun *r = idmap_get(&m->runs, w->run_id);
+    if (!r || w->shard < 0 || w->shard >= r->nshards) {
+        stats_window_free(w->w);
+        return;
+    }
+    struct slot *s = slot_get(r, w->second);
+    stats_window_merge(s->w, w->w);
+    s->w->vus -= w->partial ? w->w->vus : 0; /* gauges: count each shard once */
+    s->w->vus_max -= w->partial ? w->w->vus_max : 0;
+    s->span[w->shard] += w->span_us;
+    if (w->warmup) {
+        s->warmup = 1;
+    } else {
+        s->measured[w->shard] += w->span_us;
+        stats_window_merge(r->cum, w->w);
+        r->cum->vus = 0;
+        r->cum->vus_max = 0;
+    }
+    if (!w->partial && r->next_second[w->shard] <= w->second)
+        r->next_second[w->shard] = w->second + 1;
+    if (w->last)
+        r->last[w->shard] = 1;
+    stats_window_free(w->w);
+    flush(m, r, 0);
+}
+
+static void on_begin(struct metrics *m, struct metrics_begin *b)
+{
+    struct mrun *r = xcalloc(1, sizeof *r);
+    r->run_id = b->run_id;
+    r->sc = b->script;
+    r->nshards = b->nshards;
+    r->started_wall_ms = b->started_wall_ms;
+    r->supervisor = b->supervisor;
+    r->next_second = xcalloc((size_t)r->nshards, sizeof *r->next_second);
+    r->last = xcalloc((size_t)r->nshards, sizeof *r->last);
+    r->cum = stats_window_new(r->sc->nsteps);
+    snprintf(r->channel, sizeof r->channel, "%s.run.%llu", m->prefix, (unsigned long long)r->run_id);
+    idmap_put(&m->runs, r->run_id, r);
+}
+
+static void run_free(struct mrun *r)
+{
+    while (r->pending) {
+        struct slot *s = r->pending;
+        r->pending = s->next;
+        slot_free(s);
+    }
+    stats_window_free(r->cum);
+    free(r->next_second);
+    free(r->last);
+    free(r->series);
+    free(r);
+}
+
+static void on_end(struct metrics *m, struct metrics_end *e)
+{
+    struct mrun *r = idmap_del(&m->runs, e->run_id);
+    struct metrics_summary *s = MSG_NEW(MSG_METRICS_SUMMARY, struct metrics_summary);
+    s->m.dtor = summary_dtor;
+    s->run_id = e->run_id;
+    if (!r) {
+        actor_reply(&e->m, &s->m);
+        return;
+    }
+    flush(m, r, 1);
+    int n = r->sc->nthresholds;
+    double *observed = xcalloc((size_t)(n ? n : 1), sizeof *observed);
+    int *ok = xcalloc((size_t)(n ? n : 1), sizeof *ok);
+    evaluate(r, observed, ok);
+    for (int i = 0; i < n; i++)
+        s->thresholds_failed += !ok[i];
+    struct report_input in = {
+        .run_id = r->run_id,
+        .sc = r->sc,
+        .cum = r->cum,
+        .duration_s = r->measured_s,
+        .started_wall_ms = r->started_wall_ms,
+        .aborted = e->aborted,
+        .abort_reason = e->abort_reason,
+        .observed = observed,
+        .ok = ok,
+    };
+    s->json = report_summary_json(&in, &s->json_len);
+    s->text = report_summary_text(&in);
+    s->aborted = e->aborted;
+    s->series = r->series;
+    s->npoints = r->npoints;
+    r->series = NULL;
+    free(observed);
+    free(ok);
+    run_free(r);
+    actor_reply(&e->m, &s->m);
+}
+
+static void metrics_handle(actor_t *self, msg_t *msg)
+{
+    struct metrics *m = actor_state(self);
+    switch (msg->type) {
+    case MSG_SHARD_WINDOW:
+        on_window(m, (struct shard_window *)msg);
+        break;
+    case MSG_METRICS_BEGIN:
+        on_begin(m, (struct metrics_begin *)msg);
+        break;
+    case MSG_METRICS_END:
+        on_end(m, (struct metrics_end *)msg);
+        break;
+    case MSG_STOP:
+        actor_reply(msg, msg_new(MSG_STOPPED, sizeof(msg_t)));
+        break;
+    default:
+        alog_warn(self, "unexpected message type %u", msg->type);
+        break;
+    }
+    msg_free(msg);
+}
+
+actor_t *metrics_new(struct loop *l, const struct metrics_config *cfg)
+{
+    struct metrics *m = xcalloc(1, sizeof *m);
+    m->bus = cfg->bus;
+    snprintf(m->prefix, sizeof m->prefix, "%s", cfg->prefix ? cfg->prefix : "stampede");
+    idmap_init(&m->runs);
+    m->self = actor_new(l, "metrics", -1, metrics_handle, m, 0);
+    return m->self;
+}
+
+void metrics_free(actor_t *a)
+{
+    if (!a)
+        return;
+    struct metrics *m = actor_state(a);
+    size_t pos = 0;
+    uint64_t k;
+    void *v;
+    while (idmap_next(&m->runs, &pos, &k, &v))
+        run_free(v);
+    idmap_deinit(&m->runs);
+    free(m);
+    actor_free(a);
+}

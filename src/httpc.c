@@ -1,0 +1,666 @@
+/* httpc: non-blocking HTTP/1.1 client connections for the load generator. */
+#include "httpc.h"
+
+#include "clock.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RBUF_SIZE (64 * 1024)
+#define SWEEP_MS 10
+
+enum { IO_AGAIN = -1, IO_ERR = -2 };
+
+struct transport {
+    ssize_t (*read)(struct httpc_conn *c, char *buf, size_t len);
+    ssize_t (*write)(struct httpc_conn *c, const char *buf, size_t len);
+};
+
+struct httpc_loop {
+    struct event_base *base;
+    char *rbuf;
+    struct httpc_conn *dl_head, *dl_tail; /* in-flight requests, deadline order */
+    struct event *sweep_ev;
+    struct httpc_conn *defer_head, *defer_tail;
+    struct event *defer_ev;
+    struct httpc_counters cnt;
+};
+
+/* ---- transports: chosen once per connection ---- */
+
+static ssize_t plain_read(struct httpc_conn *c, char *buf, size_t len)
+{
+    ssize_t n = read(c->fd, buf, len);
+    if (n >= 0)
+        return n;
+    return (errno == EAGAIN || errno == EINTR) ? IO_AGAIN : IO_ERR;
+}
+
+static ssize_t plain_write(struct httpc_conn *c, const char *buf, size_t len)
+{
+    ssize_t n = write(c->fd, buf, len);
+    if (n >= 0)
+        return n;
+    return (errno == EAGAIN || errno == EINTR) ? IO_AGAIN : IO_ERR;
+}
+
+static const struct transport plain = { plain_read, plain_write };
+
+static void arm_write(struct httpc_conn *c, int on);
+
+/* Map an OpenSSL result; WANT_WRITE during a read arms write interest. */
+static ssize_t tls_result(struct httpc_conn *c, int r)
+{
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+        return IO_AGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        arm_write(c, 1);
+        return IO_AGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        if (errno == 0)
+            return 0; /* EOF without close_notify */
+        return IO_ERR;
+    default:
+        ERR_clear_error();
+        errno = EPROTO;
+        return IO_ERR;
+    }
+}
+
+static ssize_t tls_read(struct httpc_conn *c, char *buf, size_t len)
+{
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_read(c->ssl, buf, (int)len);
+    return r > 0 ? r : tls_result(c, r);
+}
+
+static ssize_t tls_write(struct httpc_conn *c, const char *buf, size_t len)
+{
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_write(c->ssl, buf, (int)len);
+    return r > 0 ? r : tls_result(c, r);
+}
+
+static const struct transport tls = { tls_read, tls_write };
+
+/* ---- lists ---- */
+
+static void dl_remove(struct httpc_loop *hl, struct httpc_conn *c)
+{
+    if (!c->deadline_us)
+        return;
+    if (c->dl_prev)
+        c->dl_prev->dl_next = c->dl_next;
+    else
+        hl->dl_head = c->dl_next;
+    if (c->dl_next)
+        c->dl_next->dl_prev = c->dl_prev;
+    else
+        hl->dl_tail = c->dl_prev;
+    c->dl_prev = c->dl_next = NULL;
+    c->deadline_us = 0;
+}
+
+/* Insert from the tail: O(1) when requests share one timeout. */
+static void dl_insert(struct httpc_loop *hl, struct httpc_conn *c, uint64_t deadline)
+{
+    c->deadline_us = deadline;
+    struct httpc_conn *after = hl->dl_tail;
+    while (after && after->deadline_us > deadline)
+        after = after->dl_prev;
+    c->dl_prev = after;
+    c->dl_next = after ? after->dl_next : hl->dl_head;
+    if (c->dl_next)
+        c->dl_next->dl_prev = c;
+    else
+        hl->dl_tail = c;
+    if (after)
+        after->dl_next = c;
+    else
+        hl->dl_head = c;
+}
+
+/* ---- connection plumbing ---- */
+
+static void arm_write(struct httpc_conn *c, int on)
+{
+    if (on && !c->wev_on) {
+        event_add(&c->wev, NULL);
+        c->wev_on = 1;
+    } else if (!on && c->wev_on) {
+        event_del(&c->wev);
+        c->wev_on = 0;
+    }
+}
+
+static void close_socket(struct httpc_conn *c)
+{
+    if (c->fd < 0)
+        return;
+    event_del(&c->rev);
+    arm_write(c, 0);
+    if (c->ssl) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+    close(c->fd);
+    c->fd = -1;
+    c->st = HC_CLOSED;
+    c->reused = 0;
+}
+
+static void defer_error(struct httpc_conn *c, int err);
+
+/* Report the end of the current request to the owner; from inside
+ * httpc_send the report is deferred to the loop. */
+static void finish(struct httpc_conn *c, int err, uint64_t now)
+{
+    if (c->in_send && err >= 0) {
+        defer_error(c, err);
+        return;
+    }
+    dl_remove(c->hl, c);
+    if (err >= 0) {
+        close_socket(c);
+        c->hl->cnt.timeouts += err == ERR_TIMEOUT;
+    }
+    c->req = NULL;
+    c->done(c, err, now, c->arg);
+}
+
+/* Errors found inside httpc_send are reported from the loop instead. */
+static void defer_error(struct httpc_conn *c, int err)
+{
+    struct httpc_loop *hl = c->hl;
+    close_socket(c);
+    dl_remove(hl, c);
+    c->pending_err = err;
+    if (c->deferred)
+        return;
+    c->deferred = 1;
+    c->defer_next = NULL;
+    if (hl->defer_tail)
+        hl->defer_tail->defer_next = c;
+    else
+        hl->defer_head = c;
+    hl->defer_tail = c;
+    event_active(hl->defer_ev, EV_TIMEOUT, 1);
+}
+
+static void on_defer(evutil_socket_t fd, short what, void *arg)
+{
+    struct httpc_loop *hl = arg;
+    (void)fd;
+    (void)what;
+    struct httpc_conn *c = hl->defer_head;
+    hl->defer_head = hl->defer_tail = NULL;
+    uint64_t now = clock_now_us();
+    while (c) {
+        struct httpc_conn *next = c->defer_next;
+        c->deferred = 0;
+        c->defer_next = NULL;
+        c->req = NULL;
+        c->done(c, c->pending_err, now, c->arg);
+        c = next;
+    }
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg);
+static void on_write(evutil_socket_t fd, short what, void *arg);
+static void on_body(void *arg, const char *data, size_t n);
+static void start_connect(struct httpc_conn *c);
+
+static void write_more(struct httpc_conn *c)
+{
+    while (c->req_off < c->req_len) {
+        ssize_t n = c->tp->write(c, c->req + c->req_off, c->req_len - c->req_off);
+        if (n > 0) {
+            c->req_off += (size_t)n;
+            c->bytes_out += (uint64_t)n;
+            continue;
+        }
+        if (n == IO_AGAIN) {
+            arm_write(c, 1);
+            return;
+        }
+        /* the server went away before taking the request */
+        int reset = errno == ECONNRESET || errno == EPIPE;
+        if (c->reused && !c->got_bytes && !c->retried && reset) {
+            c->retried = 1;
+            c->hl->cnt.retries++;
+            close_socket(c);
+            start_connect(c);
+            return;
+        }
+        finish(c, reset ? ERR_RESET : ERR_CLOSED, clock_now_us());
+        return;
+    }
+    c->st = HC_WAITING;
+    arm_write(c, 0);
+}
+
+static void begin_request(struct httpc_conn *c)
+{
+    c->req_off = 0;
+    c->got_bytes = 0;
+    c->bytes_in = 0;
+    http_parser_deinit(&c->parser);
+    http_parser_init(&c->parser, c->parse_flags);
+    if (c->needle) {
+        c->parser.on_body = on_body;
+        c->parser.cb_arg = c;
+    }
+    c->carry_len = 0;
+    c->body_found = 0;
+    c->st = HC_SENDING;
+    write_more(c);
+}
+
+static int new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    struct httpc_conn *c = SSL_get_app_data(ssl);
+    if (!c || !c->origin)
+        return 0;
+    if (c->origin->session)
+        SSL_SESSION_free(c->origin->session);
+    c->origin->session = sess; /* we keep the reference OpenSSL gives us */
+    return 1;
+}
+
+static void handshake(struct httpc_conn *c)
+{
+    ERR_clear_error();
+    int r = SSL_connect(c->ssl);
+    if (r == 1) {
+        arm_write(c, 0);
+        begin_request(c);
+        return;
+    }
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+        arm_write(c, 0);
+        return;
+    case SSL_ERROR_WANT_WRITE:
+        arm_write(c, 1);
+        return;
+    default: {
+        unsigned long e = ERR_peek_last_error();
+        if (log_enabled(LOG_DEBUG)) {
+            char buf[256];
+            ERR_error_string_n(e, buf, sizeof buf);
+            log_debug("httpc", "TLS handshake failed: %s (verify: %s)", buf,
+                      X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
+        }
+        ERR_clear_error();
+        finish(c, ERR_TLS, clock_now_us());
+        return;
+    }
+    }
+}
+
+static void connected(struct httpc_conn *c)
+{
+    c->hl->cnt.connects++;
+    c->connects++;
+    event_add(&c->rev, NULL);
+    if (!c->origin->tls) {
+        c->tp = &plain;
+        arm_write(c, 0);
+        begin_request(c);
+        return;
+    }
+    c->tp = &tls;
+    c->ssl = SSL_new(c->origin->ssl_ctx);
+    if (!c->ssl) {
+        finish(c, ERR_TLS, clock_now_us());
+        return;
+    }
+    SSL_set_app_data(c->ssl, c);
+    SSL_set_fd(c->ssl, c->fd);
+    SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    const char *name = c->origin->sni;
+    if (name) {
+        unsigned char ip[16];
+        int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+        if (!is_ip)
+            SSL_set_tlsext_host_name(c->ssl, name);
+        if (SSL_CTX_get_verify_mode(c->origin->ssl_ctx) & SSL_VERIFY_PEER) {
+            if (is_ip)
+                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name);
+            else
+                SSL_set1_host(c->ssl, name);
+        }
+    }
+    if (c->origin->session)
+        SSL_set_session(c->ssl, c->origin->session);
+    c->st = HC_HANDSHAKE;
+    handshake(c);
+}
+
+static void start_connect(struct httpc_conn *c)
+{
+    const struct httpc_origin *o = c->origin;
+    if (!o->addrlen) {
+        defer_error(c, ERR_DNS);
+        return;
+    }
+    int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        defer_error(c, ERR_CONNECT); /* out of descriptors counts as a connect failure */
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->fd = fd;
+    event_assign(&c->rev, c->hl->base, fd, EV_READ | EV_PERSIST, on_read, c);
+    event_assign(&c->wev, c->hl->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+    c->wev_on = 0;
+    if (connect(fd, (const struct sockaddr *)&o->addr, o->addrlen) == 0) {
+        connected(c); /* may finish with an error: only from the loop's callbacks */
+        return;
+    }
+    if (errno != EINPROGRESS) {
+        defer_error(c, ERR_CONNECT);
+        return;
+    }
+    c->st = HC_CONNECTING;
+    arm_write(c, 1);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct httpc_conn *c = arg;
+    (void)what;
+    switch (c->st) {
+    case HC_CONNECTING: {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+        if (err) {
+            finish(c, ERR_CONNECT, clock_now_us());
+            return;
+        }
+        connected(c);
+        return;
+    }
+    case HC_HANDSHAKE:
+        handshake(c);
+        return;
+    case HC_SENDING:
+        write_more(c);
+        return;
+    default:
+        arm_write(c, 0);
+        return;
+    }
+}
+
+/* Body bytes, when the step checks for a substring. */
+static void on_body(void *arg, const char *data, size_t n)
+{
+    struct httpc_conn *c = arg;
+    if (c->body_found || n == 0)
+        return;
+    size_t nl = c->needle_len;
+    if (c->carry_len) {
+        /* a match across the previous read and this one */
+        size_t take = n < nl - 1 ? n : nl - 1;
+        char tmp[2048];
+        char *joined = c->carry_len + take <= sizeof tmp ? tmp : xmalloc(c->carry_len + take);
+        memcpy(joined, c->carry, c->carry_len);
+        memcpy(joined + c->carry_len, data, take);
+        c->body_found = memmem(joined, c->carry_len + take, c->needle, nl) != NULL;
+        if (joined != tmp)
+            free(joined);
+        if (c->body_found)
+            return;
+    }
+    if (memmem(data, n, c->needle, nl)) {
+        c->body_found = 1;
+        return;
+    }
+    if (nl < 2)
+        return;
+    /* keep the last nl-1 bytes seen */
+    if (!c->carry)
+        c->carry = xmalloc(nl - 1);
+    if (n >= nl - 1) {
+        memcpy(c->carry, data + n - (nl - 1), nl - 1);
+        c->carry_len = nl - 1;
+    } else {
+        size_t keep = c->carry_len + n > nl - 1 ? nl - 1 - n : c->carry_len;
+        memmove(c->carry, c->carry + c->carry_len - keep, keep);
+        memcpy(c->carry + keep, data, n);
+        c->carry_len = keep + n;
+    }
+}
+
+static void complete(struct httpc_conn *c, uint64_t now, int extra)
+{
+    c->reused = 1;
+    c->retried = 0;
+    if (!c->parser.keep_alive || extra)
+        close_socket(c);
+    else
+        c->st = HC_IDLE;
+    dl_remove(c->hl, c);
+    c->req = NULL;
+    c->done(c, -1, now, c->arg);
+}
+
+/* The server closed or reset the connection. */
+static void lost(struct httpc_conn *c, int reset)
+{
+    if (c->st != HC_WAITING && c->st != HC_SENDING) {
+        close_socket(c); /* an idle keep-alive connection closed by the server */
+        return;
+    }
+    if (c->reused && !c->got_bytes && !c->retried) {
+        /* it never saw this request: send it again on a new connection */
+        c->retried = 1;
+        c->hl->cnt.retries++;
+        close_socket(c);
+        start_connect(c);
+        return;
+    }
+    if (!reset && http_parser_eof(&c->parser) == HTTP_PARSE_DONE) {
+        close_socket(c);
+        complete(c, clock_now_us(), 0);
+        return;
+    }
+    finish(c, reset ? ERR_RESET : ERR_CLOSED, clock_now_us());
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct httpc_conn *c = arg;
+    struct httpc_loop *hl = c->hl;
+    (void)fd;
+    (void)what;
+    if (c->st == HC_HANDSHAKE) {
+        handshake(c);
+        return;
+    }
+    for (;;) {
+        ssize_t n = c->tp->read(c, hl->rbuf, RBUF_SIZE);
+        if (n > 0) {
+            if (c->st != HC_WAITING && c->st != HC_SENDING) {
+                close_socket(c); /* bytes nobody asked for */
+                return;
+            }
+            c->got_bytes = 1;
+            c->bytes_in += (uint64_t)n;
+            size_t used = 0;
+            int r = http_parser_feed(&c->parser, hl->rbuf, (size_t)n, &used);
+            if (r == HTTP_PARSE_DONE) {
+                complete(c, clock_now_us(), used != (size_t)n);
+                return;
+            }
+            if (r == HTTP_PARSE_ERROR) {
+                finish(c, ERR_BAD_RESPONSE, clock_now_us());
+                return;
+            }
+            /* more to come: TLS may hold decrypted bytes epoll cannot see */
+            if (c->ssl && SSL_pending(c->ssl) > 0)
+                continue;
+            if ((size_t)n == RBUF_SIZE)
+                continue;
+            return;
+        }
+        if (n == 0) {
+            lost(c, 0);
+            return;
+        }
+        if (n == IO_AGAIN)
+            return;
+        lost(c, errno == ECONNRESET || errno == EPIPE || errno == ECONNABORTED);
+        return;
+    }
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    struct httpc_loop *hl = arg;
+    (void)fd;
+    (void)what;
+    if (!hl->dl_head)
+        return;
+    uint64_t now = clock_now_us();
+    while (hl->dl_head && hl->dl_head->deadline_us <= now)
+        finish(hl->dl_head, ERR_TIMEOUT, now);
+}
+
+/* ---- public ---- */
+
+struct httpc_loop *httpc_loop_new(struct event_base *base)
+{
+    struct httpc_loop *hl = xcalloc(1, sizeof *hl);
+    hl->base = base;
+    hl->rbuf = xmalloc(RBUF_SIZE);
+    hl->sweep_ev = event_new(base, -1, EV_PERSIST, on_sweep, hl);
+    hl->defer_ev = event_new(base, -1, 0, on_defer, hl);
+    if (!hl->sweep_ev || !hl->defer_ev)
+        abort();
+    struct timeval tv = { 0, SWEEP_MS * 1000 };
+    event_add(hl->sweep_ev, &tv);
+    return hl;
+}
+
+void httpc_loop_free(struct httpc_loop *hl)
+{
+    if (!hl)
+        return;
+    event_free(hl->sweep_ev);
+    event_free(hl->defer_ev);
+    free(hl->rbuf);
+    free(hl);
+}
+
+struct httpc_counters httpc_loop_counters(const struct httpc_loop *hl)
+{
+    return hl->cnt;
+}
+
+SSL_CTX *httpc_tls_ctx_new(int verify, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        snprintf(err, errlen, "cannot create a TLS context");
+        return NULL;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    if (verify) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+            snprintf(err, errlen, "cannot load the system's CA certificates");
+            SSL_CTX_free(ctx);
+            return NULL;
+        }
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    }
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, new_session);
+    return ctx;
+}
+
+void httpc_conn_init(struct httpc_conn *c, struct httpc_loop *hl, struct httpc_origin *o,
+                     httpc_done_cb done, void *arg)
+{
+    memset(c, 0, sizeof *c);
+    c->hl = hl;
+    c->origin = o;
+    c->done = done;
+    c->arg = arg;
+    c->fd = -1;
+    c->st = HC_CLOSED;
+    c->pending_err = -1;
+    http_parser_init(&c->parser, 0);
+}
+
+int httpc_conn_busy(const struct httpc_conn *c)
+{
+    return c->req != NULL || c->deferred;
+}
+
+int httpc_send(struct httpc_conn *c, const char *req, size_t len, uint64_t now_us,
+               uint64_t timeout_us, const char *needle, size_t needle_len, unsigned flags)
+{
+    if (httpc_conn_busy(c))
+        return -1;
+    c->req = req;
+    c->req_len = len;
+    c->sent_us = now_us;
+    c->bytes_out = 0;
+    c->retried = 0;
+    c->parse_flags = flags;
+    c->needle = needle_len ? needle : NULL;
+    c->needle_len = needle_len;
+    dl_insert(c->hl, c, now_us + timeout_us);
+    c->in_send = 1; /* failures found now are reported from the loop */
+    if (c->st == HC_IDLE)
+        begin_request(c);
+    else
+        start_connect(c);
+    c->in_send = 0;
+    return 0;
+}
+
+void httpc_conn_close(struct httpc_conn *c)
+{
+    struct httpc_loop *hl = c->hl;
+    dl_remove(hl, c);
+    if (c->deferred) {
+        struct httpc_conn **pp = &hl->defer_head, *prev = NULL;
+        while (*pp && *pp != c) {
+            prev = *pp;
+            pp = &(*pp)->defer_next;
+        }
+        if (*pp) {
+            *pp = c->defer_next;
+            if (hl->defer_tail == c)
+                hl->defer_tail = prev;
+        }
+        c->deferred = 0;
+    }
+    close_socket(c);
+    http_parser_deinit(&c->parser);
+    free(c->carry);
+    c->carry = NULL;
+    c->req = NULL;
+}

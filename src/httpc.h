@@ -1,0 +1,129 @@
+/* httpc: the load generator's HTTP/1.1 client connection, built for the
+ * hot path of one loop.
+ *
+ * - No bufferevents: a request is written with one write(2) straight from
+ *   the caller (often from inside the previous response's callback); write
+ *   interest is armed only when the socket says EAGAIN. Responses are read
+ *   into one buffer per loop and parsed in place.
+ * - Keep-alive; the connection is opened on first use and again after the
+ *   server closes it. A request sent on a reused connection that gets
+ *   nothing back but a close or reset is sent again once on a new
+ *   connection (the server never saw it), so counts stay exact.
+ * - TLS through OpenSSL behind a transport table chosen once per
+ *   connection, so plain HTTP never asks "is this TLS?".
+ * - Timeouts: each request has a deadline; one 10 ms sweep per loop fails
+ *   the expired ones (ERR_TIMEOUT). Lists are kept in deadline order.
+ *
+ * Callback contract: httpc_send never calls the done callback itself; every
+ * completion (success or error) is reported from the loop, exactly once per
+ * send. Inside the callback the owner may send again on the same
+ * connection. Not thread-safe: one loop owns a httpc_loop and its
+ * connections. */
+#ifndef STAMPEDE_HTTPC_H
+#define STAMPEDE_HTTPC_H
+
+#include "http_parse.h"
+#include "stats.h"
+
+#include <event2/event.h>
+#include <event2/event_struct.h> /* struct event is embedded: no allocation per connection */
+#include <openssl/ssl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct httpc_conn;
+struct httpc_loop;
+
+/* err is -1 on a complete response (see c->parser for status etc.), else
+ * an enum err_kind (ERR_DNS ... ERR_BAD_RESPONSE). now_us: monotonic time
+ * the completion was observed. */
+typedef void (*httpc_done_cb)(struct httpc_conn *c, int err, uint64_t now_us, void *arg);
+
+/* Where connections of one origin go. Filled by the owner; read-only while
+ * connections use it. */
+struct httpc_origin {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;           /* 0 = not resolved: sends fail with ERR_DNS */
+    int tls;
+    SSL_CTX *ssl_ctx;            /* tls: owned by the caller */
+    const char *sni;             /* tls: server name and name to verify */
+    SSL_SESSION *session;        /* last session, for resumption (httpc keeps it) */
+};
+
+struct httpc_loop *httpc_loop_new(struct event_base *base);
+/* Every connection must be closed first. NULL is a no-op. */
+void httpc_loop_free(struct httpc_loop *hl);
+/* The shared client TLS context settings: verify or not. New SSL_CTX,
+ * caller frees with SSL_CTX_free. */
+SSL_CTX *httpc_tls_ctx_new(int verify, char *err, size_t errlen);
+
+enum httpc_state {
+    HC_CLOSED,
+    HC_CONNECTING,
+    HC_HANDSHAKE,
+    HC_IDLE,      /* connected, no request */
+    HC_SENDING,   /* request partly written */
+    HC_WAITING,   /* request written, response not complete */
+};
+
+struct httpc_conn {
+    /* public, read-only for the owner */
+    struct http_parser parser;  /* status, keep_alive, body_bytes after a response */
+    uint64_t sent_us;           /* when the current request was first written */
+    uint64_t bytes_in;          /* of the current response */
+    uint64_t bytes_out;         /* of the current request (retries included) */
+    int body_found;             /* the needle was seen in the body */
+    uint32_t connects;          /* connections opened so far */
+
+    /* private */
+    struct httpc_loop *hl;
+    struct httpc_origin *origin; /* its session slot is updated */
+    httpc_done_cb done;
+    void *arg;
+    int fd;
+    enum httpc_state st;
+    const struct transport *tp;
+    SSL *ssl;
+    struct event rev, wev;
+    int wev_on;
+    const char *req;
+    size_t req_len, req_off;
+    unsigned parse_flags;
+    int reused;           /* the connection served a response before */
+    int retried;          /* this request was already sent again once */
+    int got_bytes;        /* anything received for the current request */
+    int pending_err;      /* deferred completion: error kind, or -1 */
+    uint64_t deadline_us;
+    uint64_t timeout_us;
+    struct httpc_conn *dl_prev, *dl_next;   /* deadline list */
+    struct httpc_conn *defer_next;          /* deferred-completion list */
+    int deferred;
+    int in_send;          /* inside httpc_send: completions are deferred */
+    const char *needle;   /* body_contains check, NULL = none */
+    size_t needle_len;
+    char *carry;          /* last needle_len-1 body bytes, across reads */
+    size_t carry_len;
+};
+
+/* Prepare a connection (no socket yet). */
+void httpc_conn_init(struct httpc_conn *c, struct httpc_loop *hl, struct httpc_origin *o,
+                     httpc_done_cb done, void *arg);
+/* Send one request (bytes borrowed until the callback). timeout_us bounds
+ * connect + send + response. needle: body substring to look for, or NULL.
+ * flags: HTTP_PARSE_HEAD for HEAD requests. Returns 0; the callback will
+ * run. now_us is the send time (service time counts from it). Only when
+ * the connection is not busy (-1 otherwise, no callback). */
+int httpc_send(struct httpc_conn *c, const char *req, size_t len, uint64_t now_us, uint64_t timeout_us,
+               const char *needle, size_t needle_len, unsigned flags);
+/* Close now; a request in progress is dropped without a callback. */
+void httpc_conn_close(struct httpc_conn *c);
+int httpc_conn_busy(const struct httpc_conn *c);
+
+/* Counters of the loop (for tests and diagnostics). */
+struct httpc_counters {
+    uint64_t connects, retries, timeouts;
+};
+struct httpc_counters httpc_loop_counters(const struct httpc_loop *hl);
+
+#endif

@@ -1,0 +1,53 @@
+/* report: turning measurements into what people and programs read — the
+ * summary document (`--summary-json`, the REST summary), the per-second
+ * point (Redis, WebSocket), the terminal table, the CSV series — and the
+ * value a threshold observes. Latencies are reported in milliseconds with
+ * three decimals; percentiles come from the HDR histograms (<= 0.4% off). */
+#ifndef STAMPEDE_REPORT_H
+#define STAMPEDE_REPORT_H
+
+#include "run_point.h"
+#include "script.h"
+#include "stats.h"
+
+#include <stdio.h>
+#include <yajl/yajl_gen.h>
+
+struct latency_ms {
+    uint64_t count;
+    double min, mean, p50, p75, p90, p95, p99, p99_9, max;
+};
+
+void report_latency(const struct hist *h, struct latency_ms *out);
+
+/* Everything a summary is made of. */
+struct report_input {
+    uint64_t run_id;
+    const struct script *sc;
+    const struct stats_window *cum; /* measured part (warmup excluded) */
+    double duration_s;              /* measured time */
+    int64_t started_wall_ms;
+    int aborted;
+    const char *abort_reason;
+    const double *observed;         /* per threshold */
+    const int *ok;                  /* per threshold */
+};
+
+/* What threshold t observes in the cumulative window (ms for durations,
+ * fractions for rates, per second for counter rates). NaN if no data. */
+double report_observe(const struct threshold *t, const struct stats_window *cum, double duration_s);
+
+/* The summary document; caller frees. Schema: docs/summary-format.md. */
+char *report_summary_json(const struct report_input *in, size_t *len);
+/* The terminal summary; caller frees. */
+char *report_summary_text(const struct report_input *in);
+/* Fill a series point from one second's merged window. */
+void report_point(struct run_point *p, uint32_t second, double span_s, int warmup,
+                  const struct stats_window *w);
+/* The published JSON of one second: caller frees. */
+char *report_point_json(uint64_t run_id, const struct run_point *p, const struct script *sc,
+                        const struct stats_window *w, size_t *len);
+/* The series as CSV with a header line; 0 or -1 (errno set). */
+int report_series_csv(FILE *f, const struct run_point *pts, int n);
+
+#endif

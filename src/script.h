@@ -1,0 +1,119 @@
+/* script: a load test definition, parsed and validated from JSON.
+ * Every validation error names the field's path, e.g.
+ *   load.stages[2].duration: expected a duration like "30s"
+ * The parsed script is immutable: once built it may be read from any loop
+ * (run shards read it; nothing writes it). See docs/script-format.md. */
+#ifndef STAMPEDE_SCRIPT_H
+#define STAMPEDE_SCRIPT_H
+
+#include "json.h"
+#include "threshold.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- where requests go ---- */
+
+struct script_origin {
+    int tls;            /* https */
+    char *host;         /* as written (name or address, no brackets) */
+    uint16_t port;
+    char *authority;    /* Host header value: "host" or "host:port" ([v6]:port) */
+};
+
+/* ---- steps ---- */
+
+struct script_header {
+    char *name;
+    char *value;
+};
+
+struct script_checks {
+    int status;              /* exact expected status, 0 = none */
+    int status_class;        /* 2 for "2xx" ... 5, 0 = none */
+    char *body_contains;     /* NULL = none */
+    uint64_t max_latency_us; /* 0 = none */
+};
+
+struct script_step {
+    char *name;              /* unique in the script; metrics are kept under it */
+    char *method;            /* upper case */
+    int origin;              /* index into script.origins */
+    char *target;            /* request-target: "/path?query" */
+    struct script_header *headers;
+    int nheaders;
+    char *body;              /* may be NULL */
+    size_t body_len;
+    uint64_t timeout_us;     /* response timeout (default 60s) */
+    struct script_checks checks;
+};
+
+/* ---- load ---- */
+
+enum script_executor {
+    EXEC_CONSTANT_VUS,
+    EXEC_RAMPING_VUS,
+    EXEC_CONSTANT_ARRIVAL_RATE,
+    EXEC_RAMPING_ARRIVAL_RATE,
+    EXEC_PER_VU_ITERATIONS,
+};
+
+struct script_stage {
+    uint64_t duration_us;
+    double target;          /* VUs (ramping-vus) or iterations per time_unit */
+};
+
+struct script_load {
+    enum script_executor executor;
+    int vus;                 /* constant-vus, per-vu-iterations */
+    int start_vus;           /* ramping-vus (default 0) */
+    uint64_t duration_us;    /* constant-* (required) */
+    double rate;             /* constant-arrival-rate: iterations per time_unit */
+    double start_rate;       /* ramping-arrival-rate (default 0) */
+    uint64_t time_unit_us;   /* default 1s */
+    struct script_stage *stages; /* ramping-*; at least one */
+    int nstages;
+    int pre_allocated_vus;   /* arrival-rate executors */
+    int max_vus;             /* arrival-rate executors; >= pre_allocated_vus */
+    int iterations;          /* per-vu-iterations */
+    uint64_t max_duration_us;   /* per-vu-iterations cap (default 10m) */
+    uint64_t warmup_us;         /* first part of the run excluded from results */
+    uint64_t graceful_stop_us;  /* time in-flight iterations get at the end (default 30s) */
+    uint64_t think_time_us;     /* pause between a VU's iterations (closed model) */
+};
+
+/* The planned length of the load (stages summed, or duration), without the
+ * graceful stop; per-vu-iterations: its max_duration. */
+uint64_t script_load_duration_us(const struct script_load *l);
+/* 1 for the arrival-rate executors (open model). */
+int script_load_is_open(const struct script_load *l);
+const char *script_executor_name(enum script_executor e);
+
+/* ---- the script ---- */
+
+struct script {
+    struct script_origin *origins;
+    int norigins;
+    struct script_step *steps;
+    int nsteps;
+    struct script_load load;
+    struct threshold *thresholds;
+    int nthresholds;
+    int insecure_skip_tls_verify; /* default 0: certificates are verified */
+    char *user_agent;             /* default "stampede/VERSION" */
+};
+
+/* Parse and validate. On success *out is a new script (free with
+ * script_free); on failure returns -1 with e naming the field. */
+int script_parse(const char *json, size_t len, struct script **out, struct json_err *e);
+/* Same, from a parsed tree (used by the REST API). */
+int script_from_json(yajl_val root, struct script **out, struct json_err *e);
+void script_free(struct script *s);
+
+/* Parse an absolute http(s) URL into origin + request-target. -1 with a
+ * message on anything else (other schemes, userinfo, bad port, spaces). */
+int script_parse_url(const char *url, struct script_origin *o, char **target, char *err,
+                     size_t errlen);
+void script_origin_deinit(struct script_origin *o);
+
+#endif

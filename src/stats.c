@@ -1,0 +1,86 @@
+/* stats: measurement windows and their exact merge. */
+#include "stats.h"
+
+#include "xmalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const err_names[ERR_COUNT] = {
+    "dns", "connect", "tls", "timeout", "reset", "closed", "bad_response", "http_4xx",
+    "http_5xx", "check_failed",
+};
+
+const char *err_kind_name(enum err_kind k)
+{
+    return (unsigned)k < ERR_COUNT ? err_names[k] : "unknown";
+}
+
+void step_stats_init(struct step_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    hist_init(&s->lat);
+    hist_init(&s->svc);
+}
+
+void step_stats_merge(struct step_stats *dst, const struct step_stats *src)
+{
+    hist_merge(&dst->lat, &src->lat);
+    hist_merge(&dst->svc, &src->svc);
+    dst->requests += src->requests;
+    dst->failed += src->failed;
+    dst->bytes_in += src->bytes_in;
+    dst->bytes_out += src->bytes_out;
+    dst->checks_passed += src->checks_passed;
+    dst->checks_failed += src->checks_failed;
+    for (int i = 0; i < ERR_COUNT; i++)
+        dst->errors[i] += src->errors[i];
+    for (int i = 0; i < STATUS_SLOTS; i++)
+        dst->status[i] += src->status[i];
+}
+
+struct stats_window *stats_window_new(int nsteps)
+{
+    struct stats_window *w = xcalloc(1, sizeof *w);
+    w->nsteps = nsteps;
+    w->steps = xmalloc((size_t)(nsteps > 0 ? nsteps : 1) * sizeof *w->steps);
+    stats_window_reset(w);
+    return w;
+}
+
+void stats_window_free(struct stats_window *w)
+{
+    if (!w)
+        return;
+    free(w->steps);
+    free(w);
+}
+
+void stats_window_reset(struct stats_window *w)
+{
+    for (int i = 0; i < w->nsteps; i++)
+        step_stats_init(&w->steps[i]);
+    hist_init(&w->iter_dur);
+    w->iterations = w->dropped_iterations = w->interrupted_iterations = 0;
+    w->vus = w->vus_max = 0;
+}
+
+void stats_window_merge(struct stats_window *dst, const struct stats_window *src)
+{
+    int n = dst->nsteps < src->nsteps ? dst->nsteps : src->nsteps;
+    for (int i = 0; i < n; i++)
+        step_stats_merge(&dst->steps[i], &src->steps[i]);
+    hist_merge(&dst->iter_dur, &src->iter_dur);
+    dst->iterations += src->iterations;
+    dst->dropped_iterations += src->dropped_iterations;
+    dst->interrupted_iterations += src->interrupted_iterations;
+    dst->vus += src->vus;
+    dst->vus_max += src->vus_max;
+}
+
+void stats_window_total(const struct stats_window *w, struct step_stats *out)
+{
+    step_stats_init(out);
+    for (int i = 0; i < w->nsteps; i++)
+        step_stats_merge(out, &w->steps[i]);
+}

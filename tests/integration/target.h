@@ -1,0 +1,21 @@
+/* target: start and query tests/target/stampede-target from a test. */
+#ifndef STAMPEDE_TEST_TARGET_H
+#define STAMPEDE_TEST_TARGET_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct target {
+    pid_t pid;
+    uint16_t port;
+};
+
+/* Start it with extra args (NULL-terminated, may be NULL); aborts the test
+ * on failure. */
+void target_start(struct target *t, const char *const *args);
+void target_stop(struct target *t);
+/* Requests it counted (GET /__stats "requests"). */
+long target_requests(const struct target *t);
+void target_reset(const struct target *t);
+
+#endif

@@ -1,0 +1,467 @@
+/* test_run: `stampede run` end to end against the test target on
+ * 127.0.0.1 — exact request counts, every error category, the open model
+ * under a slow target, thresholds and exit codes, HTTPS, outputs. Every
+ * load here is small, local and stops by itself. */
+#include "check_main.h"
+#include "itest.h"
+#include "target.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+static struct target tgt;
+
+struct run_result {
+    int code;
+    char *out, *err;     /* stdout, stderr */
+    yajl_val summary;    /* --summary-json, or NULL */
+    char *csv;
+    uint64_t took_ms;
+};
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Run `stampede run` with a script (or NULL) and extra args. */
+static void run(const char *script, const char *const *args, struct run_result *r)
+{
+    static int seq;
+    memset(r, 0, sizeof *r);
+    char file[512], out[512], err[512], sum[512], csv[512];
+    seq++;
+    snprintf(file, sizeof file, "%s/script-%d.json", tmpdir, seq);
+    snprintf(out, sizeof out, "%s/out-%d.txt", tmpdir, seq);
+    snprintf(err, sizeof err, "%s/err-%d.txt", tmpdir, seq);
+    snprintf(sum, sizeof sum, "%s/summary-%d.json", tmpdir, seq);
+    snprintf(csv, sizeof csv, "%s/series-%d.csv", tmpdir, seq);
+    if (script) {
+        FILE *f = fopen(file, "w");
+        fputs(script, f);
+        fclose(f);
+    }
+    const char *bin = getenv("STAMPEDE_BIN");
+    const char *argv[40];
+    int n = 0;
+    argv[n++] = bin ? bin : "./stampede";
+    argv[n++] = "run";
+    if (script)
+        argv[n++] = file;
+    argv[n++] = "--summary-json";
+    argv[n++] = sum;
+    argv[n++] = "--timeseries-csv";
+    argv[n++] = csv;
+    argv[n++] = "--loops";
+    argv[n++] = "2";
+    for (int i = 0; args && args[i] && n < 39; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    uint64_t t0 = itest_now_ms();
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    uint64_t deadline = t0 + 60000;
+    while (waitpid(pid, &st, WNOHANG) == 0) {
+        if (itest_now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            ck_abort_msg("stampede run did not finish in 60 s");
+        }
+        usleep(5000);
+    }
+    r->took_ms = itest_now_ms() - t0;
+    r->code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r->out = slurp(out);
+    r->err = slurp(err);
+    r->csv = slurp(csv);
+    char *s = slurp(sum);
+    if (s) {
+        char e[128];
+        r->summary = yajl_tree_parse(s, e, sizeof e);
+        free(s);
+    }
+}
+
+static void run_free(struct run_result *r)
+{
+    free(r->out);
+    free(r->err);
+    free(r->csv);
+    if (r->summary)
+        yajl_tree_free(r->summary);
+}
+
+static double num(const struct run_result *r, const char *a, const char *b, const char *c, const char *d)
+{
+    const char *path[5] = { a, b, c, d, NULL };
+    yajl_val v = yajl_tree_get(r->summary, path, yajl_t_number);
+    ck_assert_msg(v != NULL, "summary lacks %s.%s.%s.%s", a, b ? b : "", c ? c : "", d ? d : "");
+    return YAJL_IS_INTEGER(v) ? (double)YAJL_GET_INTEGER(v) : YAJL_GET_DOUBLE(v);
+}
+
+static double err_count(const struct run_result *r, const char *kind)
+{
+    return num(r, "errors", kind, NULL, NULL);
+}
+
+static char script_buf[4096];
+
+static const char *script(const char *steps, const char *load, const char *extra)
+{
+    snprintf(script_buf, sizeof script_buf,
+             "{\"target\":\"http://127.0.0.1:%u\",\"steps\":%s,\"load\":%s%s%s}", tgt.port, steps, load,
+             extra ? "," : "", extra ? extra : "");
+    return script_buf;
+}
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/stampede-run-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    target_start(&tgt, NULL);
+}
+
+static void teardown(void)
+{
+    target_stop(&tgt);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
+START_TEST(closed_model_counts_match_the_server_exactly)
+{
+    struct run_result r;
+    run(script("[{\"name\":\"home\",\"path\":\"/\",\"checks\":{\"status\":200,\"body_contains\":\"ok\"}}]",
+               "{\"executor\":\"per-vu-iterations\",\"vus\":8,\"iterations\":250}", NULL),
+        NULL, &r);
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_double_eq(num(&r, "requests", NULL, NULL, NULL), 2000);
+    ck_assert_double_eq(num(&r, "iterations", NULL, NULL, NULL), 2000);
+    ck_assert_double_eq(num(&r, "status_codes", "200", NULL, NULL), 2000);
+    ck_assert_double_eq(num(&r, "checks", "passed", NULL, NULL), 2000);
+    ck_assert_double_eq(num(&r, "failed", NULL, NULL, NULL), 0);
+    ck_assert_int_eq(target_requests(&tgt), 2000);
+    ck_assert_ptr_nonnull(strstr(r.out, "p99.9"));
+    run_free(&r);
+    /* a timed closed run: what the server counted is what we counted */
+    target_reset(&tgt);
+    run(script("[{\"name\":\"a\",\"path\":\"/\"},{\"name\":\"b\",\"method\":\"POST\",\"path\":\"/echo\",\"body\":\"hi\"}]",
+               "{\"executor\":\"constant-vus\",\"vus\":16,\"duration\":\"2s\"}", NULL),
+        NULL, &r);
+    ck_assert_int_eq(r.code, 0);
+    double n = num(&r, "requests", NULL, NULL, NULL);
+    ck_assert_double_gt(n, 100);
+    ck_assert_double_eq(n, (double)target_requests(&tgt));
+    ck_assert_double_eq(num(&r, "steps", "a", "requests", NULL), num(&r, "steps", "b", "requests", NULL));
+    ck_assert_double_eq(num(&r, "interrupted_iterations", NULL, NULL, NULL), 0);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(server_closing_keepalive_connections_costs_nothing)
+{
+    target_stop(&tgt);
+    static const char *const args[] = { "--close-after", "3", NULL };
+    target_start(&tgt, args);
+    struct run_result r;
+    run(script("[{\"name\":\"home\",\"path\":\"/\"}]",
+               "{\"executor\":\"per-vu-iterations\",\"vus\":4,\"iterations\":200}", NULL),
+        NULL, &r);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_double_eq(num(&r, "requests", NULL, NULL, NULL), 800);
+    ck_assert_double_eq(num(&r, "failed", NULL, NULL, NULL), 0);
+    ck_assert_int_eq(target_requests(&tgt), 800);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(bodies_chunked_slow_big_and_head)
+{
+    struct run_result r;
+    run(script("[{\"name\":\"chunked\",\"path\":\"/chunked?chunks=50&size=1000\",\"checks\":{\"body_contains\":\"xxxx\"}},"
+               "{\"name\":\"slow\",\"path\":\"/slow-body?ms=50&bytes=300\",\"checks\":{\"status\":200}},"
+               "{\"name\":\"big\",\"path\":\"/big?bytes=300000\"},"
+               "{\"name\":\"head\",\"method\":\"HEAD\",\"path\":\"/big?bytes=5000\"}]",
+               "{\"executor\":\"per-vu-iterations\",\"vus\":3,\"iterations\":10}", NULL),
+        NULL, &r);
+    ck_assert_msg(r.code == 0, "exit %d %s", r.code, r.err);
+    ck_assert_double_eq(num(&r, "requests", NULL, NULL, NULL), 120);
+    ck_assert_double_eq(num(&r, "failed", NULL, NULL, NULL), 0);
+    ck_assert_double_eq(num(&r, "checks", "failed", NULL, NULL), 0);
+    ck_assert_double_eq(num(&r, "checks", "passed", NULL, NULL), 60);
+    ck_assert_int_eq(target_requests(&tgt), 120);
+    /* the slow body took its 50 ms */
+    static const char *const slow_min[] = { "steps", "slow", "latency_ms", "corrected", "min", NULL };
+    yajl_val v = yajl_tree_get(r.summary, (const char **)slow_min, yajl_t_number);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_double_ge(YAJL_GET_DOUBLE(v), 50);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(every_error_category_is_counted)
+{
+    struct run_result r;
+    char steps[2048];
+    snprintf(steps, sizeof steps,
+             "[{\"name\":\"connect\",\"url\":\"http://127.0.0.1:1/\"},"
+             "{\"name\":\"dns\",\"url\":\"http://no-such-host.invalid/\"},"
+             "{\"name\":\"timeout\",\"path\":\"/delay?ms=400\",\"timeout\":\"100ms\"},"
+             "{\"name\":\"reset\",\"path\":\"/reset\"},"
+             "{\"name\":\"closed\",\"path\":\"/hangup\"},"
+             "{\"name\":\"bad\",\"path\":\"/malformed\"},"
+             "{\"name\":\"notfound\",\"path\":\"/status?code=404\"},"
+             "{\"name\":\"unavailable\",\"path\":\"/status?code=503\"},"
+             "{\"name\":\"check\",\"path\":\"/\",\"checks\":{\"status\":201}}]");
+    run(script(steps, "{\"executor\":\"per-vu-iterations\",\"vus\":2,\"iterations\":3}", NULL), NULL, &r);
+    ck_assert_msg(r.code == 0, "exit %d %s", r.code, r.err);
+    /* tls errors: https_verifies_unless_told_not_to */
+    static const char *const kinds[] = { "connect", "dns", "timeout", "reset", "closed", "bad_response",
+                                         "http_4xx", "http_5xx", "check_failed", NULL };
+    for (int i = 0; kinds[i]; i++)
+        ck_assert_msg(err_count(&r, kinds[i]) == 6, "%s counted %g times, want 6", kinds[i],
+                      err_count(&r, kinds[i]));
+    ck_assert_double_eq(num(&r, "requests", NULL, NULL, NULL), 54);
+    ck_assert_double_eq(num(&r, "steps", "timeout", "errors", "timeout"), 6);
+    ck_assert_double_eq(num(&r, "steps", "notfound", "status_codes", "404"), 6);
+    /* 4xx, 5xx, and the transport errors count as failed; the 200 with a failed check does not */
+    ck_assert_double_eq(num(&r, "failed", NULL, NULL, NULL), 48);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(latency_is_measured)
+{
+    struct run_result r;
+    run(script("[{\"name\":\"slow\",\"path\":\"/delay?ms=40\"}]",
+               "{\"executor\":\"per-vu-iterations\",\"vus\":5,\"iterations\":8}", NULL),
+        NULL, &r);
+    ck_assert_int_eq(r.code, 0);
+    double p50 = num(&r, "latency_ms", "corrected", "p50", NULL);
+    double min = num(&r, "latency_ms", "corrected", "min", NULL);
+    ck_assert_msg(min >= 40 && p50 < 60, "min %.3f p50 %.3f", min, p50);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(open_model_keeps_its_rate_when_the_target_slows)
+{
+    struct run_result r;
+    /* 100/s for 3 s against a 200 ms target: about 20 requests are in
+     * flight at any time, so 40 VUs suffice and the rate holds */
+    run(script("[{\"name\":\"slow\",\"path\":\"/delay?ms=200\"}]",
+               "{\"executor\":\"constant-arrival-rate\",\"rate\":100,\"duration\":\"3s\","
+               "\"pre_allocated_vus\":10,\"max_vus\":40}",
+               NULL),
+        NULL, &r);
+    ck_assert_int_eq(r.code, 0);
+    double n = num(&r, "requests", NULL, NULL, NULL);
+    ck_assert_msg(fabs(n - 300) <= 3, "requests %g, want 300", n);
+    ck_assert_double_eq(num(&r, "dropped_iterations", NULL, NULL, NULL), 0);
+    ck_assert_double_eq(n, (double)target_requests(&tgt));
+    double p50 = num(&r, "latency_ms", "corrected", "p50", NULL);
+    ck_assert_msg(p50 >= 200 && p50 < 230, "p50 %.3f", p50);
+    run_free(&r);
+    /* with too few VUs the surplus is dropped, never delayed */
+    target_reset(&tgt);
+    run(script("[{\"name\":\"slow\",\"path\":\"/delay?ms=200\"}]",
+               "{\"executor\":\"constant-arrival-rate\",\"rate\":100,\"duration\":\"2s\","
+               "\"pre_allocated_vus\":5,\"max_vus\":5}",
+               NULL),
+        NULL, &r);
+    ck_assert_int_eq(r.code, 0);
+    double done = num(&r, "iterations", NULL, NULL, NULL);
+    double dropped = num(&r, "dropped_iterations", NULL, NULL, NULL);
+    ck_assert_msg(dropped >= 100, "dropped %g", dropped);
+    ck_assert_msg(fabs(done + dropped - 200) <= 2, "iterations %g + dropped %g", done, dropped);
+    /* nobody waited for a VU: latency stays the target's */
+    ck_assert_double_lt(num(&r, "latency_ms", "corrected", "p99", NULL), 260);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(coordinated_omission_is_corrected)
+{
+    struct run_result r;
+    /* 200/s; a 500 ms stall of the whole target 1 s in. Requests due during
+     * the stall wait for it, and the corrected latency shows it */
+    char stall[128];
+    snprintf(stall, sizeof stall, "curl -s -X POST 'http://127.0.0.1:%u/__stall?ms=500' >/dev/null", tgt.port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(1100000);
+        _exit(system(stall) == 0 ? 0 : 1);
+    }
+    run(script("[{\"name\":\"home\",\"path\":\"/\"}]",
+               "{\"executor\":\"constant-arrival-rate\",\"rate\":200,\"duration\":\"3s\","
+               "\"pre_allocated_vus\":20,\"max_vus\":300}",
+               NULL),
+        NULL, &r);
+    waitpid(pid, NULL, 0);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_double_eq(num(&r, "dropped_iterations", NULL, NULL, NULL), 0);
+    double max = num(&r, "latency_ms", "corrected", "max", NULL);
+    double p99 = num(&r, "latency_ms", "corrected", "p99", NULL);
+    ck_assert_msg(max >= 400 && max < 800, "max %.1f", max);
+    /* ~100 of 600 requests were due during the stall */
+    ck_assert_msg(p99 >= 300, "p99 %.1f", p99);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(thresholds_and_exit_codes)
+{
+    struct run_result r;
+    const char *steps = "[{\"name\":\"slow\",\"path\":\"/delay?ms=20\"}]";
+    const char *load = "{\"executor\":\"per-vu-iterations\",\"vus\":2,\"iterations\":5}";
+    run(script(steps, load, "\"thresholds\":{\"http_req_duration\":[\"p(99)<1\"],\"http_req_failed\":[\"rate<0.01\"]}"),
+        NULL, &r);
+    ck_assert_int_eq(r.code, 99);
+    ck_assert_ptr_nonnull(strstr(r.out, "FAIL"));
+    static const char *const ok0[] = { "thresholds", NULL };
+    yajl_val th = yajl_tree_get(r.summary, (const char **)ok0, yajl_t_array);
+    ck_assert_ptr_nonnull(th);
+    ck_assert_uint_eq(th->u.array.len, 2);
+    static const char *const okp[] = { "ok", NULL };
+    ck_assert(YAJL_IS_FALSE(yajl_tree_get(th->u.array.values[0], (const char **)okp, yajl_t_any)));
+    ck_assert(YAJL_IS_TRUE(yajl_tree_get(th->u.array.values[1], (const char **)okp, yajl_t_any)));
+    run_free(&r);
+    run(script(steps, load, "\"thresholds\":{\"http_req_duration{step:slow}\":[\"p(95)<5000\",\"max<10000\"]}"),
+        NULL, &r);
+    ck_assert_int_eq(r.code, 0);
+    run_free(&r);
+    /* abort_on_fail stops a 20 s run early */
+    run(script(steps, "{\"executor\":\"constant-vus\",\"vus\":2,\"duration\":\"20s\"}",
+               "\"thresholds\":{\"http_req_duration\":[{\"threshold\":\"p(50)<1\",\"abort_on_fail\":true}]}"),
+        NULL, &r);
+    ck_assert_int_eq(r.code, 99);
+    ck_assert_msg(r.took_ms < 8000, "took %llu ms", (unsigned long long)r.took_ms);
+    static const char *const ab[] = { "aborted", NULL };
+    ck_assert(YAJL_IS_TRUE(yajl_tree_get(r.summary, (const char **)ab, yajl_t_any)));
+    run_free(&r);
+    /* a bad script: exit 2 and the field named */
+    run("{\"target\":\"http://127.0.0.1:1\",\"steps\":[{\"name\":\"a\",\"path\":\"/\"}],"
+        "\"load\":{\"executor\":\"ramping-vus\",\"stages\":[{\"duration\":\"1s\",\"target\":1},"
+        "{\"duration\":\"1s\",\"target\":1},{\"duration\":10,\"target\":1}]}}",
+        NULL, &r);
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_msg(strstr(r.err, "load.stages[2].duration") != NULL, "stderr: %s", r.err);
+    ck_assert_ptr_null(r.summary);
+    run_free(&r);
+    static const char *const badargs[] = { "--url", "http://127.0.0.1:1/", "--vus", "lots", NULL };
+    run(NULL, badargs, &r);
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--vus"));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(quick_mode_and_csv)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/echo", tgt.port);
+    const char *args[] = { "--url", url, "--vus", "4", "--duration", "2s", "-H", "X-Test: yes",
+                           "--body", "{}", NULL };
+    struct run_result r;
+    run(NULL, args, &r);
+    ck_assert_msg(r.code == 0, "exit %d %s", r.code, r.err);
+    double n = num(&r, "requests", NULL, NULL, NULL);
+    ck_assert_double_gt(n, 10);
+    ck_assert_double_eq(n, (double)target_requests(&tgt));
+    ck_assert_ptr_nonnull(r.csv);
+    ck_assert_ptr_nonnull(strstr(r.csv, "second,span_s,warmup,requests,rps"));
+    int lines = 0;
+    for (const char *p = r.csv; *p; p++)
+        lines += *p == '\n';
+    ck_assert_int_ge(lines, 3); /* header + 2 seconds (+ a short last one) */
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(https_verifies_unless_told_not_to)
+{
+    char cert[600], key[600], cmd[1500];
+    snprintf(cert, sizeof cert, "%s/cert.pem", tmpdir);
+    snprintf(key, sizeof key, "%s/key.pem", tmpdir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 "
+             "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '%s' -out '%s' 2>/dev/null",
+             key, cert);
+    ck_assert_int_eq(system(cmd), 0);
+    struct target tls;
+    const char *args[] = { "--tls", cert, key, NULL };
+    target_start(&tls, args);
+    char sc[1024];
+    snprintf(sc, sizeof sc,
+             "{\"target\":\"https://127.0.0.1:%u\",\"steps\":[{\"name\":\"home\",\"path\":\"/\"}],"
+             "\"load\":{\"executor\":\"per-vu-iterations\",\"vus\":2,\"iterations\":50}%s}",
+             tls.port, "");
+    struct run_result r;
+    run(sc, NULL, &r);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_double_eq(err_count(&r, "tls"), 100); /* self-signed: refused */
+    run_free(&r);
+    snprintf(sc, sizeof sc,
+             "{\"target\":\"https://127.0.0.1:%u\",\"steps\":[{\"name\":\"home\",\"path\":\"/\"}],"
+             "\"load\":{\"executor\":\"per-vu-iterations\",\"vus\":2,\"iterations\":50},"
+             "\"insecure_skip_tls_verify\":true}",
+             tls.port);
+    run(sc, NULL, &r);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_double_eq(num(&r, "requests", NULL, NULL, NULL), 100);
+    ck_assert_double_eq(num(&r, "failed", NULL, NULL, NULL), 0);
+    ck_assert_double_eq(num(&r, "status_codes", "200", NULL, NULL), 100);
+    run_free(&r);
+    target_stop(&tls);
+}
+END_TEST
+
+static Suite *run_suite(void)
+{
+    Suite *s = suite_create("run");
+    TCase *tc = tcase_create("engine");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, closed_model_counts_match_the_server_exactly);
+    tcase_add_test(tc, server_closing_keepalive_connections_costs_nothing);
+    tcase_add_test(tc, bodies_chunked_slow_big_and_head);
+    tcase_add_test(tc, every_error_category_is_counted);
+    tcase_add_test(tc, latency_is_measured);
+    tcase_add_test(tc, open_model_keeps_its_rate_when_the_target_slows);
+    tcase_add_test(tc, coordinated_omission_is_corrected);
+    tcase_add_test(tc, thresholds_and_exit_codes);
+    tcase_add_test(tc, quick_mode_and_csv);
+    tcase_add_test(tc, https_verifies_unless_told_not_to);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+CHECK_MAIN(run_suite)
