@@ -220,11 +220,18 @@ static void arm(struct actor_timer *t)
     event_add(t->ev, &tv);
 }
 
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct actor_timer *t = arg;
     (void)fd;
     (void)what;
+    /* libevent's clock is coarse (loop.c): never deliver before the due
+     * time, wait for the rest instead */
+    if (clock_now_us() < t->due_us) {
+        arm(t);
+        return;
+    }
     t->msg.due_us = t->due_us;
     if (t->period_us) {
         t->due_us += t->period_us;

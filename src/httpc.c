@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <arpa/inet.h>
@@ -33,6 +34,11 @@ struct httpc_loop {
     struct httpc_conn *defer_head, *defer_tail;
     struct event *defer_ev;
     struct httpc_counters cnt;
+    /* tick mode: sockets live in our own epoll set, polled by
+     * httpc_loop_poll, and responses carry kernel receive timestamps */
+    int tick;
+    int pfd;
+    int64_t rt_minus_mono_us; /* CLOCK_REALTIME - CLOCK_MONOTONIC, per poll */
 };
 
 /* ---- transports: chosen once per connection ---- */
@@ -54,6 +60,33 @@ static ssize_t plain_write(struct httpc_conn *c, const char *buf, size_t len)
 }
 
 static const struct transport plain = { plain_read, plain_write };
+
+/* Tick mode: recvmsg with SO_TIMESTAMPNS, so the completion time is when
+ * the kernel received the bytes, however late the tick reads them. */
+static ssize_t plain_read_ts(struct httpc_conn *c, char *buf, size_t len)
+{
+    struct iovec iov = { buf, len };
+    union {
+        char b[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                         .msg_controllen = sizeof ctl.b };
+    ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EINTR) ? IO_AGAIN : IO_ERR;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+            int64_t rt_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+            c->rx_us = (uint64_t)(rt_us - c->hl->rt_minus_mono_us);
+        }
+    }
+    return n;
+}
+
+static const struct transport plain_ts = { plain_read_ts, plain_write };
 
 static void arm_write(struct httpc_conn *c, int on);
 
@@ -136,23 +169,41 @@ static void dl_insert(struct httpc_loop *hl, struct httpc_conn *c, uint64_t dead
 
 /* ---- connection plumbing ---- */
 
+/* Interest in the socket: libevent events, or the tick-mode epoll set. */
+static void tick_ctl(struct httpc_conn *c, int op)
+{
+    struct epoll_event ev = { .events = EPOLLIN | (c->wev_on ? EPOLLOUT : 0), .data.ptr = c };
+    epoll_ctl(c->hl->pfd, op, c->fd, &ev);
+}
+
 static void arm_write(struct httpc_conn *c, int on)
 {
-    if (on && !c->wev_on) {
+    if (!!on == !!c->wev_on)
+        return;
+    c->wev_on = on;
+    if (c->hl->tick)
+        tick_ctl(c, EPOLL_CTL_MOD);
+    else if (on)
         event_add(&c->wev, NULL);
-        c->wev_on = 1;
-    } else if (!on && c->wev_on) {
+    else
         event_del(&c->wev);
-        c->wev_on = 0;
-    }
+}
+
+static void watch_read(struct httpc_conn *c)
+{
+    if (!c->hl->tick)
+        event_add(&c->rev, NULL);
 }
 
 static void close_socket(struct httpc_conn *c)
 {
     if (c->fd < 0)
         return;
-    event_del(&c->rev);
-    arm_write(c, 0);
+    if (!c->hl->tick) {
+        event_del(&c->rev);
+        arm_write(c, 0);
+    }
+    c->wev_on = 0; /* close() takes the socket out of the tick set */
     if (c->ssl) {
         SSL_free(c->ssl);
         c->ssl = NULL;
@@ -316,9 +367,9 @@ static void connected(struct httpc_conn *c)
 {
     c->hl->cnt.connects++;
     c->connects++;
-    event_add(&c->rev, NULL);
+    watch_read(c);
     if (!c->origin->tls) {
-        c->tp = &plain;
+        c->tp = c->hl->tick ? &plain_ts : &plain;
         arm_write(c, 0);
         begin_request(c);
         return;
@@ -366,9 +417,15 @@ static void start_connect(struct httpc_conn *c)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->fd = fd;
-    event_assign(&c->rev, c->hl->base, fd, EV_READ | EV_PERSIST, on_read, c);
-    event_assign(&c->wev, c->hl->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
     c->wev_on = 0;
+    if (c->hl->tick) {
+        int on = 1;
+        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+        tick_ctl(c, EPOLL_CTL_ADD);
+    } else {
+        event_assign(&c->rev, c->hl->base, fd, EV_READ | EV_PERSIST, on_read, c);
+        event_assign(&c->wev, c->hl->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+    }
     if (connect(fd, (const struct sockaddr *)&o->addr, o->addrlen) == 0) {
         connected(c); /* may finish with an error: only from the loop's callbacks */
         return;
@@ -508,7 +565,9 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             size_t used = 0;
             int r = http_parser_feed(&c->parser, hl->rbuf, (size_t)n, &used);
             if (r == HTTP_PARSE_DONE) {
-                complete(c, clock_now_us(), used != (size_t)n);
+                uint64_t at = c->rx_us ? c->rx_us : clock_now_us();
+                c->rx_us = 0;
+                complete(c, at, used != (size_t)n);
                 return;
             }
             if (r == HTTP_PARSE_ERROR) {
@@ -547,10 +606,15 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 
 /* ---- public ---- */
 
-struct httpc_loop *httpc_loop_new(struct event_base *base)
+struct httpc_loop *httpc_loop_new(struct event_base *base, int tick)
 {
     struct httpc_loop *hl = xcalloc(1, sizeof *hl);
     hl->base = base;
+    hl->pfd = -1;
+    if (tick) {
+        hl->pfd = epoll_create1(EPOLL_CLOEXEC);
+        hl->tick = hl->pfd >= 0; /* without it, plain events it is */
+    }
     hl->rbuf = xmalloc(RBUF_SIZE);
     hl->sweep_ev = event_new(base, -1, EV_PERSIST, on_sweep, hl);
     hl->defer_ev = event_new(base, -1, 0, on_defer, hl);
@@ -567,8 +631,40 @@ void httpc_loop_free(struct httpc_loop *hl)
         return;
     event_free(hl->sweep_ev);
     event_free(hl->defer_ev);
+    if (hl->pfd >= 0)
+        close(hl->pfd);
     free(hl->rbuf);
     free(hl);
+}
+
+int httpc_loop_ticking(const struct httpc_loop *hl)
+{
+    return hl->tick;
+}
+
+void httpc_loop_poll(struct httpc_loop *hl)
+{
+    if (!hl->tick)
+        return;
+    struct timespec rt, mono;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    hl->rt_minus_mono_us = ((int64_t)rt.tv_sec - (int64_t)mono.tv_sec) * 1000000 +
+                           (rt.tv_nsec - mono.tv_nsec) / 1000;
+    struct epoll_event evs[256];
+    int n;
+    do {
+        n = epoll_wait(hl->pfd, evs, 256, 0);
+        for (int i = 0; i < n; i++) {
+            struct httpc_conn *c = evs[i].data.ptr;
+            uint32_t e = evs[i].events;
+            /* a callback may close this connection: check its state again */
+            if ((e & EPOLLOUT) && c->fd >= 0 && c->wev_on)
+                on_write(c->fd, EV_WRITE, c);
+            if ((e & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->fd >= 0 && c->st != HC_CONNECTING)
+                on_read(c->fd, EV_READ, c);
+        }
+    } while (n == 256);
 }
 
 struct httpc_counters httpc_loop_counters(const struct httpc_loop *hl)

@@ -51,7 +51,15 @@ struct httpc_origin {
     SSL_SESSION *session;        /* last session, for resumption (httpc keeps it) */
 };
 
-struct httpc_loop *httpc_loop_new(struct event_base *base);
+/* tick != 0: tick mode. Sockets are kept out of libevent in an epoll set
+ * of their own that only httpc_loop_poll looks at (the owner calls it on
+ * its own periodic timer), and plain-HTTP completions are timed by the
+ * kernel's receive timestamp — so a loop with many small responses wakes
+ * once per tick instead of once per response, without any latency cost. */
+struct httpc_loop *httpc_loop_new(struct event_base *base, int tick);
+int httpc_loop_ticking(const struct httpc_loop *hl);
+/* Tick mode: handle every socket event pending now. */
+void httpc_loop_poll(struct httpc_loop *hl);
 /* Every connection must be closed first. NULL is a no-op. */
 void httpc_loop_free(struct httpc_loop *hl);
 /* The shared client TLS context settings: verify or not. New SSL_CTX,
@@ -100,6 +108,7 @@ struct httpc_conn {
     struct httpc_conn *defer_next;          /* deferred-completion list */
     int deferred;
     int in_send;          /* inside httpc_send: completions are deferred */
+    uint64_t rx_us;       /* tick mode: kernel receive time of the last read */
     const char *needle;   /* body_contains check, NULL = none */
     size_t needle_len;
     char *carry;          /* last needle_len-1 body bytes, across reads */

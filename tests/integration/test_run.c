@@ -308,6 +308,40 @@ START_TEST(open_model_keeps_its_rate_when_the_target_slows)
 }
 END_TEST
 
+START_TEST(high_rates_keep_their_rate_in_tick_mode)
+{
+    /* above 2000/s per loop the shard runs in tick mode: polled sockets,
+     * kernel receive timestamps */
+    struct run_result r;
+    run(script("[{\"name\":\"home\",\"path\":\"/\"}]",
+               "{\"executor\":\"constant-arrival-rate\",\"rate\":5000,\"duration\":\"2s\","
+               "\"pre_allocated_vus\":50,\"max_vus\":200}",
+               NULL),
+        NULL, &r);
+    ck_assert_int_eq(r.code, 0);
+    double n = num(&r, "requests", NULL, NULL, NULL);
+    ck_assert_msg(fabs(n - 10000) <= 100, "requests %g, want 10000 +-1%%", n);
+    ck_assert_double_eq(num(&r, "dropped_iterations", NULL, NULL, NULL), 0);
+    ck_assert_double_eq(num(&r, "failed", NULL, NULL, NULL), 0);
+    ck_assert_double_eq(n, (double)target_requests(&tgt));
+    double p50 = num(&r, "latency_ms", "corrected", "p50", NULL);
+    double min = num(&r, "latency_ms", "uncorrected", "min", NULL);
+    ck_assert_msg(p50 > 0 && p50 < 5 && min > 0, "p50 %.3f min %.3f", p50, min);
+    run_free(&r);
+    /* a slow target: receive timestamps, not tick times, end each request */
+    target_reset(&tgt);
+    run(script("[{\"name\":\"slow\",\"path\":\"/delay?ms=30\"}]",
+               "{\"executor\":\"constant-arrival-rate\",\"rate\":3000,\"duration\":\"1s\","
+               "\"pre_allocated_vus\":100,\"max_vus\":400}",
+               NULL),
+        NULL, &r);
+    ck_assert_int_eq(r.code, 0);
+    double p50s = num(&r, "latency_ms", "corrected", "p50", NULL);
+    ck_assert_msg(p50s >= 30 && p50s < 31.5, "p50 %.3f for a 30 ms target", p50s);
+    run_free(&r);
+}
+END_TEST
+
 START_TEST(coordinated_omission_is_corrected)
 {
     struct run_result r;
@@ -456,6 +490,7 @@ static Suite *run_suite(void)
     tcase_add_test(tc, every_error_category_is_counted);
     tcase_add_test(tc, latency_is_measured);
     tcase_add_test(tc, open_model_keeps_its_rate_when_the_target_slows);
+    tcase_add_test(tc, high_rates_keep_their_rate_in_tick_mode);
     tcase_add_test(tc, coordinated_omission_is_corrected);
     tcase_add_test(tc, thresholds_and_exit_codes);
     tcase_add_test(tc, quick_mode_and_csv);
