@@ -126,7 +126,7 @@ static void emit(struct metrics *m, struct mrun *r, struct slot *s)
         r->series = xrealloc(r->series, (size_t)r->cap * sizeof *r->series);
     }
     struct run_point *p = &r->series[r->npoints++];
-    report_point(p, s->second, (double)span / 1e6, s->warmup && measured == 0, s->w);
+    report_point(p, s->second, (double)span / 1e6, s->warmup, s->w); /* any part in warmup */
     if (r->cum->vus_max < s->w->vus_max)
         r->cum->vus_max = s->w->vus_max;
     if (m->bus) {

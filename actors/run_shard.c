@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -582,9 +583,14 @@ static void render_requests(struct shard *s)
         for (int h = 0; h < st->nheaders; h++)
             cap += strlen(st->headers[h].name) + strlen(st->headers[h].value) + 4;
         char *b = xmalloc(cap);
-        int n = snprintf(b, cap, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n", st->method,
-                         st->target, sc->origins[st->origin].authority,
-                         sc->user_agent ? sc->user_agent : "stampede");
+        int own_ua = 0; /* the step's own User-Agent replaces the script's */
+        for (int h = 0; h < st->nheaders; h++)
+            own_ua |= strcasecmp(st->headers[h].name, "User-Agent") == 0;
+        int n = snprintf(b, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n", st->method, st->target,
+                         sc->origins[st->origin].authority);
+        if (!own_ua)
+            n += snprintf(b + n, cap - (size_t)n, "User-Agent: %s\r\n",
+                          sc->user_agent ? sc->user_agent : "stampede");
         for (int h = 0; h < st->nheaders; h++)
             n += snprintf(b + n, cap - (size_t)n, "%s: %s\r\n", st->headers[h].name, st->headers[h].value);
         if (st->body || strcmp(st->method, "POST") == 0 || strcmp(st->method, "PUT") == 0 ||

@@ -9,6 +9,7 @@
 #                          throw-away PostgreSQL + Redis (normal build and
 #                          ASan/UBSan build), then stop them
 #   contrib/dev.sh deps    only install the Debian packages
+#   contrib/dev.sh build   only install and build (build/stampede)
 #
 # Everything it starts listens on 127.0.0.1 only. Running `up` twice is
 # harmless. Environment: STAMPEDE_LISTEN (default 127.0.0.1:8420),
@@ -182,5 +183,6 @@ down) down ;;
 status) status ;;
 test) test_all ;;
 deps) deps ;;
-*) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+build) deps; build "$top/build" --enable-werror ;;
+*) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

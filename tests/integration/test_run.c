@@ -418,6 +418,37 @@ START_TEST(thresholds_and_exit_codes)
 }
 END_TEST
 
+START_TEST(warmup_is_run_but_not_counted)
+{
+    struct run_result r;
+    run(script("[{\"name\":\"home\",\"path\":\"/\"}]",
+               "{\"executor\":\"constant-arrival-rate\",\"rate\":100,\"duration\":\"3s\","
+               "\"warmup\":\"1s\",\"pre_allocated_vus\":5,\"max_vus\":20}",
+               NULL),
+        NULL, &r);
+    ck_assert_int_eq(r.code, 0);
+    double n = num(&r, "requests", NULL, NULL, NULL);
+    ck_assert_msg(fabs(n - 200) <= 3, "summary requests %g, want 200 (warmup excluded)", n);
+    ck_assert_double_eq(num(&r, "warmup_s", NULL, NULL, NULL), 1);
+    long server = target_requests(&tgt);
+    ck_assert_msg(labs(server - 300) <= 3, "the server saw %ld, want 300", server);
+    /* the series keeps the warmup second, marked */
+    ck_assert_ptr_nonnull(r.csv);
+    int warm[3] = { -1, -1, -1 };
+    for (const char *line = strchr(r.csv, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        unsigned sec;
+        double span;
+        int w;
+        if (sscanf(line + 1, "%u,%lf,%d,", &sec, &span, &w) == 3 && sec < 3)
+            warm[sec] = w;
+    }
+    ck_assert_int_eq(warm[0], 1);
+    ck_assert_int_eq(warm[1], 0);
+    ck_assert_int_eq(warm[2], 0);
+    run_free(&r);
+}
+END_TEST
+
 START_TEST(quick_mode_and_csv)
 {
     char url[128];
@@ -493,6 +524,7 @@ static Suite *run_suite(void)
     tcase_add_test(tc, high_rates_keep_their_rate_in_tick_mode);
     tcase_add_test(tc, coordinated_omission_is_corrected);
     tcase_add_test(tc, thresholds_and_exit_codes);
+    tcase_add_test(tc, warmup_is_run_but_not_counted);
     tcase_add_test(tc, quick_mode_and_csv);
     tcase_add_test(tc, https_verifies_unless_told_not_to);
     suite_add_tcase(s, tc);

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# compare.sh: Stampede against wrk and h2load, same machine, same run.
+#
+# Starts a private nginx on 127.0.0.1 (1 worker, `return 200 "ok"`, access
+# log off, unlimited keep-alive), then runs each comparison REPS times,
+# interleaved (A B A B ...), and prints medians and ratios:
+#   1. closed model, 32 and 256 connections: requests/s, CPU-us per request
+#   2. open model at 20k req/s, 256 connections: CPU-us per request, rate
+#   3. 10,000 keep-alive connections: max RSS
+#   4. stall: 2,000/s for 25 s, nginx SIGSTOPped for 1.0 s mid-run:
+#      reported p90/p99/max against the analytic prediction
+# CPU is user+sys of the generator process from GNU time. Every load goes
+# to loopback and stops by itself.
+#
+#   contrib/bench/compare.sh [all|closed|open|conns|stall]
+#   REPS=3 DURATION=10 STAMPEDE=build/stampede
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+REPS=${REPS:-3}
+DUR=${DURATION:-10}
+STAMPEDE=${STAMPEDE:-$top/build/stampede}
+what=${1:-all}
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+
+need=()
+for p in nginx-light wrk nghttp2-client time; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing ${need[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
+fi
+[ -x "$STAMPEDE" ] || "$top/contrib/dev.sh" build
+[ -x "$STAMPEDE" ] || die "no stampede binary at $STAMPEDE"
+ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d /tmp/stampede-bench-XXXXXX)
+port=$(( 10000 + RANDOM % 20000 ))
+while ss -Htan "sport = :$port" | grep -q .; do port=$((port + 1)); done
+url="http://127.0.0.1:$port/"
+mkdir -p "$work/logs"
+cat >"$work/nginx.conf" <<EOT
+worker_processes 1;
+worker_rlimit_nofile 30000;
+pid $work/nginx.pid;
+error_log $work/logs/error.log warn;
+events { worker_connections 25000; multi_accept on; }
+http {
+  access_log off;
+  keepalive_requests 1000000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$port backlog=8192;
+    location / { return 200 "ok"; }
+  }
+}
+EOT
+nginx -c "$work/nginx.conf" -p "$work" || die "nginx did not start"
+cleanup() {
+    [ -f "$work/nginx.pid" ] && kill -CONT "$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)" 2>/dev/null || true
+    [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+sleep 0.3
+worker_pid() { pgrep -P "$(cat "$work/nginx.pid")" | head -1; }
+
+# timed CMD...: runs CMD; sets CPU (s, user+sys) and RSS (kB).
+timed() {
+    /usr/bin/time -f '%U %S %M' -o "$work/time" "$@" >"$work/out" 2>"$work/err" || true
+    read -r u s m <"$work/time"
+    CPU=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')
+    RSS=$m
+}
+
+json_num() { # json_num FILE KEY: first "KEY":number in the file
+    grep -o "\"$1\":[0-9.e+-]*" "$2" | head -1 | cut -d: -f2
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+run_wrk_closed() { # conns -> requests rps cpu_us_per_req
+    timed wrk -t1 -c"$1" -d"${DUR}s" "$url"
+    local n rps
+    n=$(grep -o '[0-9]* requests in' "$work/out" | awk '{ print $1 }')
+    rps=$(awk '/Requests\/sec/ { print $2 }' "$work/out")
+    echo "$n $rps $(awk -v c="$CPU" -v n="$n" 'BEGIN { printf "%.3f", c * 1e6 / n }')"
+}
+
+run_stampede_closed() {
+    timed "$STAMPEDE" run --url "$url" --vus "$1" --duration "${DUR}s" --loops 2 --quiet \
+        --summary-json "$work/sum.json"
+    local n rps
+    n=$(json_num requests "$work/sum.json")
+    rps=$(json_num rps "$work/sum.json")
+    echo "$n $rps $(awk -v c="$CPU" -v n="$n" 'BEGIN { printf "%.3f", c * 1e6 / n }')"
+}
+
+closed() {
+    for conns in 32 256; do
+        : >"$work/wrk.txt"
+        : >"$work/st.txt"
+        for _ in $(seq 1 "$REPS"); do
+            run_wrk_closed "$conns" >>"$work/wrk.txt"
+            run_stampede_closed "$conns" >>"$work/st.txt"
+        done
+        local wr sr wc sc
+        wr=$(cut -d' ' -f2 "$work/wrk.txt" | median)
+        sr=$(cut -d' ' -f2 "$work/st.txt" | median)
+        wc=$(cut -d' ' -f3 "$work/wrk.txt" | median)
+        sc=$(cut -d' ' -f3 "$work/st.txt" | median)
+        printf '%-34s %14s %14s %9s\n' "closed, $conns connections, ${DUR}s" "wrk -t1" "stampede" "ratio"
+        printf '  %-32s %14.0f %14.0f %9s\n' "requests/s (median of $REPS)" "$wr" "$sr" "$(ratio "$sr" "$wr")"
+        printf '  %-32s %14.2f %14.2f %9s   target <= 0.85\n' "CPU-us per request" "$wc" "$sc" "$(ratio "$sc" "$wc")"
+    done
+}
+
+open_model() {
+    local rate=20000 conns=256
+    local per_client
+    per_client=$(awk -v r=$rate -v c=$conns 'BEGIN { printf "%.4f", r / c }')
+    : >"$work/h2.txt"
+    : >"$work/st.txt"
+    for _ in $(seq 1 "$REPS"); do
+        timed h2load --h1 -c $conns --rps "$per_client" -D "$DUR" "$url"
+        local n r
+        n=$(grep -o 'requests: [0-9]* total' "$work/out" | awk '{ print $2 }')
+        r=$(grep -o '[0-9.]* req/s' "$work/out" | head -1 | awk '{ print $1 }')
+        echo "$r $(awk -v c="$CPU" -v n="$n" 'BEGIN { printf "%.3f", c * 1e6 / n }')" >>"$work/h2.txt"
+        timed "$STAMPEDE" run --url "$url" --rate $rate --vus $conns --max-vus $conns \
+            --duration "${DUR}s" --loops 2 --quiet --summary-json "$work/sum.json"
+        n=$(json_num requests "$work/sum.json")
+        r=$(json_num rps "$work/sum.json")
+        echo "$r $(awk -v c="$CPU" -v n="$n" 'BEGIN { printf "%.3f", c * 1e6 / n }') $(json_num dropped_iterations "$work/sum.json")" >>"$work/st.txt"
+    done
+    local hr sr hc sc sd
+    hr=$(cut -d' ' -f1 "$work/h2.txt" | median)
+    sr=$(cut -d' ' -f1 "$work/st.txt" | median)
+    hc=$(cut -d' ' -f2 "$work/h2.txt" | median)
+    sc=$(cut -d' ' -f2 "$work/st.txt" | median)
+    sd=$(cut -d' ' -f3 "$work/st.txt" | median)
+    printf '%-34s %14s %14s %9s\n' "open, ${rate}/s, $conns conns, ${DUR}s" "h2load --h1" "stampede" "ratio"
+    printf '  %-32s %14.1f %14.1f %9s   target within 1%% of %d\n' "achieved req/s (median)" "$hr" "$sr" "$(ratio "$sr" "$hr")" $rate
+    printf '  %-32s %14.2f %14.2f %9s   target <= 0.70\n' "CPU-us per request" "$hc" "$sc" "$(ratio "$sc" "$hc")"
+    printf '  %-32s %14s %14s\n' "dropped iterations (median)" "-" "$sd"
+}
+
+conns() {
+    local n=10000
+    : >"$work/wrk.txt"
+    : >"$work/st.txt"
+    for _ in $(seq 1 "$REPS"); do
+        timed wrk -t1 -c$n -d"${DUR}s" "$url"
+        echo "$RSS $(grep -o '[0-9]* requests in' "$work/out" | awk '{ print $1 }')" >>"$work/wrk.txt"
+        timed "$STAMPEDE" run --url "$url" --vus $n --duration "${DUR}s" --loops 2 --quiet \
+            --summary-json "$work/sum.json"
+        echo "$RSS $(json_num requests "$work/sum.json") $(grep -o '"connect":[0-9]*' "$work/sum.json" | head -1 | cut -d: -f2)" >>"$work/st.txt"
+    done
+    local wm sm se
+    wm=$(cut -d' ' -f1 "$work/wrk.txt" | median)
+    sm=$(cut -d' ' -f1 "$work/st.txt" | median)
+    se=$(cut -d' ' -f3 "$work/st.txt" | median)
+    printf '%-34s %14s %14s %9s\n' "$n keep-alive connections, ${DUR}s" "wrk -t1" "stampede" "ratio"
+    printf '  %-32s %14.0f %14.0f %9s   target <= 0.50\n' "max RSS, kB (median)" "$wm" "$sm" "$(ratio "$sm" "$wm")"
+    printf '  %-32s %14s %14s\n' "connect errors (median)" "-" "$se"
+}
+
+stall() {
+    cat >"$work/stall.json" <<EOT
+{"target": "$url",
+ "steps": [{"name": "home", "path": "/"}],
+ "load": {"executor": "constant-arrival-rate", "rate": 2000, "duration": "25s",
+          "pre_allocated_vus": 100, "max_vus": 5000}}
+EOT
+    "$STAMPEDE" run "$work/stall.json" --loops 2 --quiet --summary-json "$work/stall-sum.json" \
+        >/dev/null 2>&1 &
+    local pid=$! w
+    sleep 12
+    w=$(worker_pid)
+    kill -STOP "$w"
+    sleep 1.0
+    kill -CONT "$w"
+    wait "$pid" || true
+    local f="$work/stall-sum.json" lat
+    lat=$(grep -o '"corrected":{[^}]*}' "$f" | head -1)
+    local p90 p99 max n dropped
+    p90=$(echo "$lat" | grep -o '"p90":[0-9.]*' | cut -d: -f2)
+    p99=$(echo "$lat" | grep -o '"p99":[0-9.]*' | cut -d: -f2)
+    max=$(echo "$lat" | grep -o '"max":[0-9.]*' | cut -d: -f2)
+    n=$(json_num requests "$f")
+    dropped=$(json_num dropped_iterations "$f")
+    printf '%-34s %14s %14s %9s\n' "stall: 2000/s, 25 s, 1.0 s SIGSTOP" "predicted" "stampede" "ratio"
+    printf '  %-32s %14s %14.1f\n' "p90, ms" "~0" "$p90"
+    printf '  %-32s %14.0f %14.1f %9s   target within 10%%\n' "p99, ms" 750 "$p99" "$(ratio "$p99" 750)"
+    printf '  %-32s %14s %14.1f %9s   target >= 1000\n' "max, ms" ">= 1000" "$max" "$(ratio "$max" 1000)"
+    printf '  %-32s %14s %14s\n' "requests / dropped" "50000 / 0" "$n / $dropped"
+}
+
+echo "stampede $("$STAMPEDE" version | awk '{ print $2 }'), nginx on $url, $(nproc) cores, REPS=$REPS"
+case $what in
+closed) closed ;;
+open) open_model ;;
+conns) conns ;;
+stall) stall ;;
+all) closed; open_model; conns; stall ;;
+*) die "unknown part '$what' (all|closed|open|conns|stall)" ;;
+esac
