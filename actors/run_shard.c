@@ -816,7 +816,11 @@ static void shard_handle(actor_t *self, msg_t *m)
             if (ptime(s, now) < s->load->warmup_us) { /* paused meanwhile */
                 actor_timer_start(s->warmup, s->load->warmup_us - ptime(s, now), 0);
             } else if (s->in_warmup) {
-                send_window(s, now, 1, 0); /* the warmup part of this second */
+                /* When the second timer for the same instant ran first, the
+                 * open window began after the warmup ended: none of it is
+                 * warmup. Otherwise close the warmup part of this second. */
+                if (ptime(s, s->win_start_us) < s->load->warmup_us)
+                    send_window(s, now, 1, 0);
                 s->in_warmup = 0;
             }
             break;
