@@ -204,8 +204,8 @@ const char *json_type_name(yajl_val v)
     return "unknown";
 }
 
-static yajl_val lookup(yajl_val obj, const char *parent, const char *key, int required,
-                       char *path, size_t plen, struct json_err *e, int *rc)
+yajl_val json_member(yajl_val obj, const char *parent, const char *key, int required, char *path,
+                     size_t plen, struct json_err *e, int *rc)
 {
     json_path(path, plen, parent, key);
     yajl_val v = json_get(obj, key);
@@ -225,7 +225,7 @@ int json_get_string(yajl_val obj, const char *parent, const char *key, int requi
 {
     char path[192];
     int rc = 0;
-    yajl_val v = lookup(obj, parent, key, required, path, sizeof path, e, &rc);
+    yajl_val v = json_member(obj, parent, key, required, path, sizeof path, e, &rc);
     if (!v)
         return rc;
     if (!YAJL_IS_STRING(v)) {
@@ -241,7 +241,7 @@ int json_get_int(yajl_val obj, const char *parent, const char *key, int required
 {
     char path[192];
     int rc = 0;
-    yajl_val v = lookup(obj, parent, key, required, path, sizeof path, e, &rc);
+    yajl_val v = json_member(obj, parent, key, required, path, sizeof path, e, &rc);
     if (!v)
         return rc;
     /* Integers past int64 come back as doubles: never assume the flags. */
@@ -265,7 +265,7 @@ int json_get_number(yajl_val obj, const char *parent, const char *key, int requi
 {
     char path[192];
     int rc = 0;
-    yajl_val v = lookup(obj, parent, key, required, path, sizeof path, e, &rc);
+    yajl_val v = json_member(obj, parent, key, required, path, sizeof path, e, &rc);
     if (!v)
         return rc;
     if (!YAJL_IS_NUMBER(v)) {
@@ -286,7 +286,7 @@ int json_get_bool(yajl_val obj, const char *parent, const char *key, int require
 {
     char path[192];
     int rc = 0;
-    yajl_val v = lookup(obj, parent, key, required, path, sizeof path, e, &rc);
+    yajl_val v = json_member(obj, parent, key, required, path, sizeof path, e, &rc);
     if (!v)
         return rc;
     if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {

@@ -35,6 +35,11 @@ yajl_val json_get(yajl_val obj, const char *key);
 const char *json_path(char *buf, size_t len, const char *parent, const char *key);
 const char *json_path_index(char *buf, size_t len, const char *parent, size_t index);
 
+/* Look up a member and its path for a getter of your own: returns it, or
+ * NULL with *rc = 1 when absent and not required, -1 (e set) when required. */
+yajl_val json_member(yajl_val obj, const char *parent, const char *key, int required, char *path,
+                     size_t plen, struct json_err *e, int *rc);
+
 /* Typed getters. Return 0 when found and valid, 1 when absent and not
  * required, -1 with e set (field = parent path + key) otherwise. Strings
  * are borrowed from the tree. */

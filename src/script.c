@@ -97,15 +97,10 @@ static int get_object(yajl_val obj, const char *parent, const char *key, int req
                       yajl_val *out, struct json_err *e)
 {
     path_t path;
-    json_path(path, sizeof path, parent, key);
-    yajl_val v = json_get(obj, key);
-    if (!v) {
-        if (required) {
-            json_err_set(e, path, "%s is required", path);
-            return -1;
-        }
-        return 1;
-    }
+    int rc = 0;
+    yajl_val v = json_member(obj, parent, key, required, path, sizeof path, e, &rc);
+    if (!v)
+        return rc;
     if (!YAJL_IS_OBJECT(v))
         return fail(e, path, "expected an object, got %s", json_type_name(v));
     *out = v;
@@ -117,15 +112,10 @@ static int get_duration(yajl_val obj, const char *parent, const char *key, int r
                         uint64_t *out, struct json_err *e)
 {
     path_t path;
-    json_path(path, sizeof path, parent, key);
-    yajl_val v = json_get(obj, key);
-    if (!v) {
-        if (required) {
-            json_err_set(e, path, "%s is required", path);
-            return -1;
-        }
-        return 1;
-    }
+    int rc = 0;
+    yajl_val v = json_member(obj, parent, key, required, path, sizeof path, e, &rc);
+    if (!v)
+        return rc;
     if (YAJL_IS_STRING(v)) {
         if (duration_parse(v->u.string, out) == 0)
             return 0;
