@@ -141,6 +141,11 @@ static void cli_handle(actor_t *self, msg_t *m)
     case MSG_CLI_INTERRUPT:
         interrupt(c);
         break;
+    case MSG_CLI_NOTE:
+        end_line(c);
+        fprintf(stderr, "%s\n", ((struct cli_note *)m)->text);
+        fflush(stderr);
+        break;
     default:
         break; /* control replies */
     }

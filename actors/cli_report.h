@@ -6,13 +6,22 @@
  * summary on stdout, writes the requested JSON/CSV files, sets the exit
  * code (0, 99 when a threshold failed, 1 when an output could not be
  * written) and stops the loops. MSG_CLI_INTERRUPT (Ctrl-C) asks runs for a
- * graceful stop. */
+ * graceful stop. MSG_CLI_NOTE (answers to live control) is printed on stderr
+ * between progress lines. */
 #ifndef STAMPEDE_CLI_REPORT_H
 #define STAMPEDE_CLI_REPORT_H
 
 #include "run_msgs.h"
 
-enum { MSG_CLI_INTERRUPT = MSG_RANGE_CLI + 1 };
+enum {
+    MSG_CLI_INTERRUPT = MSG_RANGE_CLI + 1, /* plain msg: Ctrl-C */
+    MSG_CLI_NOTE,                          /* struct cli_note: a line for the user */
+};
+
+struct cli_note {
+    msg_t m;
+    char text[480];
+};
 
 struct cli_report_config {
     struct loop_group *loops;  /* stopped when the run is over */

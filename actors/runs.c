@@ -185,9 +185,18 @@ static void control(struct runs *rs, struct run_control *c)
         break;
     }
     to_shards(r, c->op, c->value, c->ramp_us);
-    event_to(r, c->op == RUN_OP_STOP ? RUN_EV_STOPPING : RUN_EV_CONTROL, "%s %g over %.1f s",
-             run_op_name(c->op), c->value, (double)c->ramp_us / 1e6);
-    reply_control(&c->m, 0, "%s applied", run_op_name(c->op));
+    char what[120];
+    int valued = c->op == RUN_OP_SET_RATE || c->op == RUN_OP_SET_VUS || c->op == RUN_OP_SCALE;
+    if (valued && c->ramp_us)
+        snprintf(what, sizeof what, "%s %g%s over %.3g s", run_op_name(c->op), c->value,
+                 c->op == RUN_OP_SCALE ? "%" : "", (double)c->ramp_us / 1e6);
+    else if (valued)
+        snprintf(what, sizeof what, "%s %g%s", run_op_name(c->op), c->value,
+                 c->op == RUN_OP_SCALE ? "%" : "");
+    else
+        snprintf(what, sizeof what, "%s", run_op_name(c->op));
+    event_to(r, c->op == RUN_OP_STOP ? RUN_EV_STOPPING : RUN_EV_CONTROL, "%s", what);
+    reply_control(&c->m, 0, "%s: applied", what);
 }
 
 static void abort_run(struct runs *rs, struct run_abort *a)

@@ -6,6 +6,7 @@
 
 #include "bus.h"
 #include "clock.h"
+#include "cli_control.h"
 #include "cli_report.h"
 #include "duration.h"
 #include "json.h"
@@ -41,6 +42,7 @@ struct opts {
     const char *summary_json, *timeseries_csv;
     int loops;
     int insecure, quiet;
+    int control; /* -1 auto (a terminal in the foreground), 0 off, 1 on */
     enum log_level log_level;
 };
 
@@ -65,6 +67,9 @@ static void usage(FILE *out)
             "  --timeseries-csv PATH write the per-second series as CSV\n"
             "  --loops N            reactor threads (default: one per core)\n"
             "  --quiet              no progress lines\n"
+            "  --control            read live-control commands from stdin even when it is\n"
+            "                       not a terminal (on a terminal they are read anyway;\n"
+            "                       type help); --no-control: never\n"
             "  --log-level LEVEL    error|warn|info|debug (default warn)\n\n"
             "exit codes: 0 ok, 99 a threshold failed, 2 bad script or arguments, 1 other failure\n");
 }
@@ -98,6 +103,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     o->vus = 10;
     o->duration_us = 10000000;
     o->log_level = LOG_WARN;
+    o->control = -1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = NULL;
@@ -112,7 +118,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             a = name;
         }
         int flag_only = !strcmp(a, "--insecure") || !strcmp(a, "--quiet") || !strcmp(a, "-h") ||
-                        !strcmp(a, "--help");
+                        !strcmp(a, "--help") || !strcmp(a, "--control") ||
+                        !strcmp(a, "--no-control");
         if (a[0] == '-' && !flag_only && !v) {
             if (i + 1 >= argc)
                 return bad("%s: missing value", a);
@@ -164,6 +171,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->insecure = 1;
         } else if (!strcmp(a, "--quiet")) {
             o->quiet = 1;
+        } else if (!strcmp(a, "--control")) {
+            o->control = 1;
+        } else if (!strcmp(a, "--no-control")) {
+            o->control = 0;
         } else if (!strcmp(a, "--log-level")) {
             if (log_level_parse(v, &o->log_level) < 0)
                 return bad("--log-level: expected error|warn|info|debug|trace, got '%s'", v);
@@ -348,6 +359,14 @@ int cli_run_main(int argc, char **argv)
         .exit_code = &exit_code,
     };
     actor_t *cli = cli_report_new(l0, &cc);
+    actor_t *ctl = NULL;
+    if (o.control == 1 || (o.control == -1 && isatty(STDIN_FILENO) &&
+                           tcgetpgrp(STDIN_FILENO) == getpgrp())) {
+        /* A job sent to the background later gets EIO, not a stop. */
+        signal(SIGTTIN, SIG_IGN);
+        struct cli_control_config ctc = { STDIN_FILENO, runs, cli, run_id };
+        ctl = cli_control_new(l0, &ctc);
+    }
     struct run_start *st = MSG_NEW(MSG_RUN_START, struct run_start);
     st->run_id = run_id;
     st->script = sc;
@@ -363,6 +382,7 @@ int cli_run_main(int argc, char **argv)
         exit_code = 1;
     event_free(sigint);
     event_free(sigterm);
+    cli_control_free(ctl);
     cli_report_free(cli);
     runs_free(runs);
     metrics_free(metrics);

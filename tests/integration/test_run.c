@@ -42,8 +42,16 @@ static char *slurp(const char *path)
     return s;
 }
 
-/* Run `stampede run` with a script (or NULL) and extra args. */
-static void run(const char *script, const char *const *args, struct run_result *r)
+/* A line written to the run's stdin at a time after its start. */
+struct feed {
+    uint64_t at_ms;
+    const char *line; /* NULL ends the list (and closes stdin) */
+};
+
+/* Run `stampede run` with a script (or NULL), extra args and, when feed is
+ * given, a pipe on its stdin that gets feed's lines on time. */
+static void run_fed(const char *script, const char *const *args, const struct feed *feed,
+                    struct run_result *r)
 {
     static int seq;
     memset(r, 0, sizeof *r);
@@ -75,6 +83,9 @@ static void run(const char *script, const char *const *args, struct run_result *
     for (int i = 0; args && args[i] && n < 39; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
+    int in[2] = { -1, -1 };
+    if (feed)
+        ck_assert_int_eq(pipe(in), 0);
     uint64_t t0 = itest_now_ms();
     pid_t pid = fork();
     if (pid == 0) {
@@ -82,12 +93,27 @@ static void run(const char *script, const char *const *args, struct run_result *
         int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fo, 1);
         dup2(fe, 2);
+        if (feed) {
+            dup2(in[0], 0);
+            close(in[0]);
+            close(in[1]);
+        }
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
+    if (feed)
+        close(in[0]);
     int st;
     uint64_t deadline = t0 + 60000;
     while (waitpid(pid, &st, WNOHANG) == 0) {
+        for (; feed && in[1] >= 0 && itest_now_ms() - t0 >= feed->at_ms; feed++) {
+            if (!feed->line) {
+                close(in[1]);
+                in[1] = -1;
+                break;
+            }
+            ck_assert_int_eq(write(in[1], feed->line, strlen(feed->line)), (ssize_t)strlen(feed->line));
+        }
         if (itest_now_ms() > deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
@@ -95,6 +121,8 @@ static void run(const char *script, const char *const *args, struct run_result *
         }
         usleep(5000);
     }
+    if (in[1] >= 0)
+        close(in[1]);
     r->took_ms = itest_now_ms() - t0;
     r->code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     r->out = slurp(out);
@@ -106,6 +134,11 @@ static void run(const char *script, const char *const *args, struct run_result *
         r->summary = yajl_tree_parse(s, e, sizeof e);
         free(s);
     }
+}
+
+static void run(const char *script, const char *const *args, struct run_result *r)
+{
+    run_fed(script, args, NULL, r);
 }
 
 static void run_free(struct run_result *r)
@@ -509,6 +542,62 @@ START_TEST(https_verifies_unless_told_not_to)
 }
 END_TEST
 
+/* Requests per second of the CSV series, by second. */
+static int series_requests(const char *csv, double *req, int max)
+{
+    int n = 0;
+    for (const char *line = strchr(csv, '\n'); line && line[1] && n < max; line = strchr(line + 1, '\n')) {
+        unsigned sec;
+        double span, count;
+        int w;
+        if (sscanf(line + 1, "%u,%lf,%d,%lf", &sec, &span, &w, &count) == 4 && (int)sec == n)
+            req[n++] = count;
+    }
+    return n;
+}
+
+START_TEST(live_control_from_stdin)
+{
+    const struct feed feed[] = {
+        { 1300, "rate 300\n" },
+        { 1350, "vus 4\n" },
+        { 1400, "bogus\nrate -5\n" },
+        { 2300, "PAUSE\n" },
+        { 4600, "resume\n" },
+        { 4650, NULL },
+    };
+    const char *args[] = { "--control", NULL };
+    struct run_result r;
+    run_fed(script("[{\"name\":\"home\",\"path\":\"/\"}]",
+                   "{\"executor\":\"constant-arrival-rate\",\"rate\":100,\"duration\":\"4s\","
+                   "\"pre_allocated_vus\":5,\"max_vus\":50}",
+                   NULL),
+            args, feed, &r);
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.err, "set_rate 300: applied"), "%s", r.err);
+    ck_assert_msg(strstr(r.err, "refused: set_vus needs constant-vus"), "%s", r.err);
+    ck_assert_msg(strstr(r.err, "unknown command \"bogus\""), "%s", r.err);
+    ck_assert_msg(strstr(r.err, "rate: expected iterations per second, got \"-5\""), "%s", r.err);
+    ck_assert_msg(strstr(r.err, "pause: applied") && strstr(r.err, "resume: applied"), "%s", r.err);
+    /* the paused time is not part of the plan: the run lasts longer */
+    ck_assert_msg(r.took_ms >= 6000, "took %llu ms", (unsigned long long)r.took_ms);
+    double req[16];
+    int n = series_requests(r.csv, req, 16);
+    ck_assert_int_ge(n, 5);
+    ck_assert_msg(fabs(req[0] - 100) <= 5, "second 0: %g requests, want 100", req[0]);
+    int fast = 0, idle = 0;
+    for (int i = 1; i < n; i++) {
+        fast += fabs(req[i] - 300) <= 15;
+        idle += req[i] == 0;
+    }
+    ck_assert_msg(fast >= 1, "no second ran at 300/s after \"rate 300\"");
+    ck_assert_msg(idle >= 1, "no second was idle while paused");
+    double total = num(&r, "requests", NULL, NULL, NULL);
+    ck_assert_double_eq(total, (double)target_requests(&tgt));
+    run_free(&r);
+}
+END_TEST
+
 static Suite *run_suite(void)
 {
     Suite *s = suite_create("run");
@@ -526,6 +615,7 @@ static Suite *run_suite(void)
     tcase_add_test(tc, thresholds_and_exit_codes);
     tcase_add_test(tc, warmup_is_run_but_not_counted);
     tcase_add_test(tc, quick_mode_and_csv);
+    tcase_add_test(tc, live_control_from_stdin);
     tcase_add_test(tc, https_verifies_unless_told_not_to);
     suite_add_tcase(s, tc);
     return s;
