@@ -249,7 +249,13 @@ static void defer_error(struct httpc_conn *c, int err)
     else
         hl->defer_head = c;
     hl->defer_tail = c;
-    event_active(hl->defer_ev, EV_TIMEOUT, 1);
+    /* A zero timeout, not event_active: a VU whose next request fails at
+     * once again (an unresolved host) must not keep the loop in its active
+     * queue; the loop polls and runs its timers between rounds. */
+    if (!evtimer_pending(hl->defer_ev, NULL)) {
+        static const struct timeval now = { 0, 0 };
+        evtimer_add(hl->defer_ev, &now);
+    }
 }
 
 static void on_defer(evutil_socket_t fd, short what, void *arg)

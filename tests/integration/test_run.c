@@ -291,6 +291,25 @@ START_TEST(every_error_category_is_counted)
 }
 END_TEST
 
+/* Requests that fail before any I/O (an unresolved host) end an iteration
+ * at once; the VU loops fast, but the loop still runs its timers and the
+ * run ends on time. */
+START_TEST(failing_at_once_still_ends_on_time)
+{
+    struct run_result r;
+    run("{\"target\":\"http://no-such-host.invalid\",\"steps\":[{\"name\":\"a\",\"path\":\"/\"}],"
+        "\"load\":{\"executor\":\"constant-vus\",\"vus\":2,\"duration\":\"1s\"}}",
+        NULL, &r);
+    ck_assert_msg(r.code == 0, "exit %d %s", r.code, r.err);
+    ck_assert_msg(r.took_ms < 10000, "a 1 s run took %llu ms", (unsigned long long)r.took_ms);
+    double n = num(&r, "requests", NULL, NULL, NULL);
+    ck_assert_double_gt(n, 0);
+    ck_assert_double_eq(err_count(&r, "dns"), n);
+    ck_assert_double_eq(num(&r, "failed", NULL, NULL, NULL), n);
+    run_free(&r);
+}
+END_TEST
+
 START_TEST(latency_is_measured)
 {
     struct run_result r;
@@ -608,6 +627,7 @@ static Suite *run_suite(void)
     tcase_add_test(tc, server_closing_keepalive_connections_costs_nothing);
     tcase_add_test(tc, bodies_chunked_slow_big_and_head);
     tcase_add_test(tc, every_error_category_is_counted);
+    tcase_add_test(tc, failing_at_once_still_ends_on_time);
     tcase_add_test(tc, latency_is_measured);
     tcase_add_test(tc, open_model_keeps_its_rate_when_the_target_slows);
     tcase_add_test(tc, high_rates_keep_their_rate_in_tick_mode);
