@@ -249,6 +249,29 @@ static char *quick_script(const struct opts *o, size_t *len)
     return json_gen_finish(g, len);
 }
 
+/* Quick mode's script is ours: name the flag the user gave, not the
+ * generated script's field. */
+static const char *quick_field(const char *message)
+{
+    static const struct {
+        const char *field, *flag;
+    } map[] = {
+        { "steps[0].url", "--url" },       { "steps[0].method", "--method" },
+        { "steps[0].headers", "-H" },      { "steps[0].body", "--body" },
+        { "target", "--url" },
+    };
+    static char out[sizeof((struct json_err *)0)->message + 16];
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        size_t n = strlen(map[i].field);
+        if (strncmp(message, map[i].field, n) == 0 && (message[n] == ':' || message[n] == '.')) {
+            const char *rest = strchr(message + n, ':');
+            snprintf(out, sizeof out, "%s%s", map[i].flag, rest ? rest : "");
+            return out;
+        }
+    }
+    return message;
+}
+
 static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -320,7 +343,7 @@ int cli_run_main(int argc, char **argv)
         if (o.file)
             fprintf(stderr, "stampede run: %s: %s\n", o.file, e.message);
         else
-            fprintf(stderr, "stampede run: %s\n", e.message);
+            fprintf(stderr, "stampede run: %s\n", quick_field(e.message));
         free(text);
         return 2;
     }

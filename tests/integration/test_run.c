@@ -467,6 +467,12 @@ START_TEST(thresholds_and_exit_codes)
     ck_assert_int_eq(r.code, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "--vus"));
     run_free(&r);
+    /* quick mode names the flag, not the generated script's field */
+    static const char *const badurl[] = { "--url", "ftp://127.0.0.1/", NULL };
+    run(NULL, badurl, &r);
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_msg(strstr(r.err, "--url: unsupported scheme \"ftp\""), "%s", r.err);
+    run_free(&r);
 }
 END_TEST
 
