@@ -17,14 +17,14 @@ struct mpsc_node {
 struct mpsc {
     _Atomic(struct mpsc_node *) head; /* producers swap themselves in here */
     struct mpsc_node *tail;           /* consumer reads from here */
-    struct mpsc_node stub;
+    struct mpsc_node sentinel;
 };
 
 static inline void mpsc_init(struct mpsc *q)
 {
-    atomic_store_explicit(&q->stub.next, NULL, memory_order_relaxed);
-    atomic_store_explicit(&q->head, &q->stub, memory_order_relaxed);
-    q->tail = &q->stub;
+    atomic_store_explicit(&q->sentinel.next, NULL, memory_order_relaxed);
+    atomic_store_explicit(&q->head, &q->sentinel, memory_order_relaxed);
+    q->tail = &q->sentinel;
 }
 
 /* Any thread. n must not be in any queue. */
@@ -41,7 +41,7 @@ static inline struct mpsc_node *mpsc_pop(struct mpsc *q)
 {
     struct mpsc_node *tail = q->tail;
     struct mpsc_node *next = atomic_load_explicit(&tail->next, memory_order_acquire);
-    if (tail == &q->stub) {
+    if (tail == &q->sentinel) {
         if (!next)
             return NULL;
         q->tail = next;
@@ -54,7 +54,7 @@ static inline struct mpsc_node *mpsc_pop(struct mpsc *q)
     }
     if (tail != atomic_load_explicit(&q->head, memory_order_acquire))
         return NULL; /* a producer has swapped head but not linked yet */
-    mpsc_push(q, &q->stub);
+    mpsc_push(q, &q->sentinel);
     next = atomic_load_explicit(&tail->next, memory_order_acquire);
     if (next) {
         q->tail = next;

@@ -29,7 +29,7 @@ START_TEST(fifo_single_thread)
         ck_assert_int_eq(x->seq, i);
     }
     ck_assert_ptr_null(mpsc_pop(&q));
-    /* reuse after draining (the stub node goes around again) */
+    /* reuse after draining (the sentinel node goes around again) */
     mpsc_push(&q, &it[7].node);
     ck_assert_ptr_eq(mpsc_pop(&q), &it[7].node);
     ck_assert_ptr_null(mpsc_pop(&q));
