@@ -185,14 +185,14 @@ static void control(struct runs *rs, struct run_control *c)
         break;
     }
     to_shards(r, c->op, c->value, c->ramp_us);
-    char what[120];
+    /* "set_rate 300 over 10 s", "scale 50%", "pause" */
+    char what[120], ramp[40] = "";
     int valued = c->op == RUN_OP_SET_RATE || c->op == RUN_OP_SET_VUS || c->op == RUN_OP_SCALE;
     if (valued && c->ramp_us)
-        snprintf(what, sizeof what, "%s %g%s over %.3g s", run_op_name(c->op), c->value,
-                 c->op == RUN_OP_SCALE ? "%" : "", (double)c->ramp_us / 1e6);
-    else if (valued)
-        snprintf(what, sizeof what, "%s %g%s", run_op_name(c->op), c->value,
-                 c->op == RUN_OP_SCALE ? "%" : "");
+        snprintf(ramp, sizeof ramp, " over %.3g s", (double)c->ramp_us / 1e6);
+    if (valued)
+        snprintf(what, sizeof what, "%s %g%s%s", run_op_name(c->op), c->value,
+                 c->op == RUN_OP_SCALE ? "%" : "", ramp);
     else
         snprintf(what, sizeof what, "%s", run_op_name(c->op));
     event_to(r, c->op == RUN_OP_STOP ? RUN_EV_STOPPING : RUN_EV_CONTROL, "%s", what);
