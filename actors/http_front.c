@@ -4,6 +4,8 @@
 #include "api.h"
 #include "clock.h"
 #include "idmap.h"
+#include "sbuf.h"
+#include "stats.h"
 #include "xmalloc.h"
 
 #include <errno.h>
@@ -40,6 +42,10 @@ struct http_front {
     char pg_detail[200], redis_detail[200];
     int stopped;
     uint64_t requests;
+    char *api_token;
+    size_t nroutes;
+    uint64_t (*counts)[STATUS_SLOTS]; /* [route index, or nroutes: no route][status - 100] */
+    uint64_t unauthorized;
 };
 
 struct http_ctx {
@@ -114,15 +120,23 @@ static void add_header(evhtp_request_t *r, const char *k, const char *v)
     evhtp_headers_add_header(r->headers_out, evhtp_header_new(k, v, 0, 1));
 }
 
-void http_reply(struct http_ctx *c, int status, const char *body, size_t len)
+static void count(struct http_front *hf, const struct route *rt, int status)
+{
+    if (status >= STATUS_MIN && status < STATUS_MIN + STATUS_SLOTS)
+        hf->counts[rt ? rt->index : hf->nroutes][status - STATUS_MIN]++;
+}
+
+void http_reply_typed(struct http_ctx *c, int status, const char *content_type, const char *body,
+                      size_t len)
 {
     if (c->replied)
         return;
     c->replied = 1;
+    count(c->hf, c->match.route, status);
     evhtp_request_t *r = c->req;
     if (!r)
         return;
-    add_header(r, "Content-Type", "application/json");
+    add_header(r, "Content-Type", content_type);
     if (len)
         evbuffer_add(r->buffer_out, body, len);
     evhtp_send_reply(r, (evhtp_res)status);
@@ -132,6 +146,17 @@ void http_reply(struct http_ctx *c, int status, const char *body, size_t len)
         c->req = NULL;
         evhtp_request_resume(r);
     }
+}
+
+void http_reply(struct http_ctx *c, int status, const char *body, size_t len)
+{
+    http_reply_typed(c, status, "application/json", body, len);
+}
+
+void http_add_header(struct http_ctx *c, const char *name, const char *value)
+{
+    if (c->req && !c->replied)
+        evhtp_headers_add_header(c->req->headers_out, evhtp_header_new(name, value, 1, 1));
 }
 
 void http_reply_doc(struct http_ctx *c, int status, yajl_gen g)
@@ -152,6 +177,8 @@ static void vreply_error(evhtp_request_t *r, struct http_ctx *c, int status, con
     if (c) {
         http_reply(c, status, body, len);
     } else {
+        struct http_front *hf = evhtp_request_get_connection(r)->htp->arg;
+        count(hf, NULL, status);
         add_header(r, "Content-Type", "application/json");
         evbuffer_add(r->buffer_out, body, len);
         evhtp_send_reply(r, (evhtp_res)status);
@@ -263,7 +290,43 @@ yajl_val http_body(const struct http_ctx *c)
 
 actor_t *http_peer(const struct http_ctx *c, enum http_peer which)
 {
-    return which == HTTP_PEER_STORE ? c->hf->cfg.store : c->hf->cfg.bus;
+    switch (which) {
+    case HTTP_PEER_STORE: return c->hf->cfg.store;
+    case HTTP_PEER_BUS: return c->hf->cfg.bus;
+    case HTTP_PEER_RUNS: return c->hf->cfg.runs;
+    case HTTP_PEER_SERIES: return c->hf->cfg.series;
+    }
+    return NULL;
+}
+
+struct loop_group *http_loops_group(const struct http_ctx *c)
+{
+    return c->hf->cfg.group;
+}
+
+void http_front_metrics(const struct http_ctx *c, struct sbuf *out)
+{
+    const struct http_front *hf = c->hf;
+    sbuf_adds(out, "# HELP stampede_http_requests_total API requests answered, by route and status.\n"
+                   "# TYPE stampede_http_requests_total counter\n");
+    for (size_t i = 0; i <= hf->nroutes; i++) {
+        const struct route *rt = i < hf->nroutes ? router_route(hf->router, i) : NULL;
+        for (int k = 0; k < STATUS_SLOTS; k++)
+            if (hf->counts[i][k])
+                sbuf_printf(out, "stampede_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+                            rt ? rt->pattern : "unmatched", k + STATUS_MIN,
+                            (unsigned long long)hf->counts[i][k]);
+    }
+    sbuf_printf(out, "# HELP stampede_http_pending_requests API requests waiting for another actor.\n"
+                     "# TYPE stampede_http_pending_requests gauge\n"
+                     "stampede_http_pending_requests %zu\n", hf->pending.len);
+    sbuf_printf(out, "# HELP stampede_http_unauthorized_total /v1 requests refused for a missing or wrong token.\n"
+                     "# TYPE stampede_http_unauthorized_total counter\n"
+                     "stampede_http_unauthorized_total %llu\n", (unsigned long long)hf->unauthorized);
+    sbuf_printf(out, "# HELP stampede_dependency_up 1 when the dependency is reachable.\n"
+                     "# TYPE stampede_dependency_up gauge\n"
+                     "stampede_dependency_up{dependency=\"postgres\"} %d\n"
+                     "stampede_dependency_up{dependency=\"redis\"} %d\n", hf->pg_up, hf->redis_up);
 }
 
 int http_dep_up(const struct http_ctx *c, enum dep_kind dep)
@@ -383,6 +446,21 @@ static void allow_header(evhtp_request_t *r, unsigned mask)
     add_header(r, "Allow", buf);
 }
 
+/* "Bearer <token>", compared in constant time (for a given length). */
+static int token_ok(const struct http_front *hf, const char *auth)
+{
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return 0;
+    const char *t = auth + 7;
+    while (*t == ' ')
+        t++;
+    size_t n = strlen(t), want = strlen(hf->api_token);
+    unsigned char diff = (unsigned char)(n != want);
+    for (size_t i = 0; i < want; i++)
+        diff |= (unsigned char)(hf->api_token[i] ^ (i < n ? t[i] : 0));
+    return diff == 0;
+}
+
 static void on_request(evhtp_request_t *r, void *arg)
 {
     struct http_front *hf = arg;
@@ -407,11 +485,19 @@ static void on_request(evhtp_request_t *r, void *arg)
         raw_error(r, 405, "method_not_allowed", NULL, "%s does not allow this method", path);
         return;
     }
+    if (hf->api_token && (strncmp(path, "/v1/", 4) == 0 || strcmp(path, "/v1") == 0) &&
+        !token_ok(hf, evhtp_kv_find(r->headers_in, "Authorization"))) {
+        hf->unauthorized++;
+        add_header(r, "WWW-Authenticate", "Bearer");
+        raw_error(r, 401, "unauthorized", NULL, "this API needs Authorization: Bearer <token>");
+        return;
+    }
     struct http_ctx *c = xcalloc(1, sizeof *c);
     c->hf = hf;
     c->req = r;
     c->match = match;
-    if (match.route->flags & HTTP_JSON_BODY) {
+    int has_body = evbuffer_get_length(r->buffer_in) > 0;
+    if ((match.route->flags & HTTP_JSON_BODY) || ((match.route->flags & HTTP_JSON_OPTIONAL) && has_body)) {
         if (!is_json_type(evhtp_kv_find(r->headers_in, "Content-Type"))) {
             http_reply_error(c, 415, "unsupported_media_type", NULL,
                              "the body must be JSON (Content-Type: application/json)");
@@ -498,6 +584,11 @@ actor_t *http_front_new(struct loop *l, const struct http_front_config *cfg, cha
     idmap_init(&hf->pending);
     hf->router = router_new();
     api_register_all(hf->router);
+    hf->nroutes = router_count(hf->router);
+    hf->counts = xcalloc(hf->nroutes + 1, sizeof *hf->counts);
+    if (cfg->api_token && cfg->api_token[0])
+        hf->api_token = xstrdup(cfg->api_token);
+    hf->cfg.api_token = hf->api_token;
 
     hf->htp = evhtp_new(loop_base(l), hf);
     if (!hf->htp) {
@@ -530,6 +621,8 @@ actor_t *http_front_new(struct loop *l, const struct http_front_config *cfg, cha
 fail:
     if (hf->htp)
         evhtp_free(hf->htp);
+    free(hf->counts);
+    free(hf->api_token);
     router_free(hf->router);
     idmap_deinit(&hf->pending);
     free(hf);
@@ -551,6 +644,8 @@ void http_front_free(actor_t *front)
     evhtp_free(hf->htp);
     router_free(hf->router);
     idmap_deinit(&hf->pending);
+    free(hf->counts);
+    free(hf->api_token);
     free(hf);
     actor_free(front);
 }

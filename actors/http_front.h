@@ -26,6 +26,10 @@ struct http_front_config {
     const char *version;
     actor_t *store;            /* peers; a NULL peer answers 503 */
     actor_t *bus;
+    actor_t *runs;             /* run_manager */
+    actor_t *series;           /* series_writer (for /metrics) */
+    struct loop_group *group;  /* for /metrics (loop lag); may be NULL */
+    const char *api_token;     /* when set, /v1 requires Authorization: Bearer <it> */
 };
 
 /* Create the actor and bind the listener now, so a busy port fails early.
@@ -55,8 +59,11 @@ typedef void (*http_reply_fn)(struct http_ctx *c, msg_t *reply);
 /* Route flag: the request must carry a JSON body (Content-Type checked,
  * parsed before the handler runs; see http_body). */
 #define HTTP_JSON_BODY 1u
+/* Route flag: a JSON body is optional (checked like HTTP_JSON_BODY when the
+ * request has one; http_body is NULL when it has none). */
+#define HTTP_JSON_OPTIONAL 2u
 
-enum http_peer { HTTP_PEER_STORE, HTTP_PEER_BUS };
+enum http_peer { HTTP_PEER_STORE, HTTP_PEER_BUS, HTTP_PEER_RUNS, HTTP_PEER_SERIES };
 
 void http_route(struct router *r, unsigned methods, const char *pattern, http_handler_fn fn,
                 unsigned flags);
@@ -71,12 +78,21 @@ const char *http_dep_detail(const struct http_ctx *c, enum dep_kind dep);
 int http_loops(const struct http_ctx *c);
 const char *http_version(const struct http_ctx *c);
 
+struct loop_group *http_loops_group(const struct http_ctx *c);
+/* Append the front's own counters in Prometheus text format. */
+struct sbuf;
+void http_front_metrics(const struct http_ctx *c, struct sbuf *out);
+
 /* Handler scratch data freed with the request (free_fn may be NULL). */
 void http_set_udata(struct http_ctx *c, void *data, void (*free_fn)(void *));
 void *http_udata(const struct http_ctx *c);
 
-/* Replies: exactly one per request. Bodies are JSON. */
+/* Replies: exactly one per request. Bodies are JSON unless typed. */
 void http_reply(struct http_ctx *c, int status, const char *body, size_t len);
+void http_reply_typed(struct http_ctx *c, int status, const char *content_type, const char *body,
+                      size_t len);
+/* An extra response header (copied), before the reply. */
+void http_add_header(struct http_ctx *c, const char *name, const char *value);
 void http_reply_doc(struct http_ctx *c, int status, yajl_gen g); /* frees g */
 void http_reply_error(struct http_ctx *c, int status, const char *code, const char *field,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -4,6 +4,8 @@
 #include "bus.h"
 #include "idmap.h"
 #include "report.h"
+#include "series.h"
+#include "series_writer.h"
 #include "xmalloc.h"
 
 #include <math.h>
@@ -15,6 +17,7 @@
 struct slot {
     uint32_t second;
     struct stats_window *w;  /* everything measured in this second */
+    struct stats_window *part[2]; /* stored series only: [0] measured, [1] warmup part */
     uint64_t *span;          /* per shard: time covered */
     uint64_t *measured;      /* per shard: time covered outside warmup */
     int warmup;
@@ -23,6 +26,7 @@ struct slot {
 
 struct mrun {
     uint64_t run_id;
+    char label[64];
     const struct script *sc;
     int nshards;
     int64_t started_wall_ms;
@@ -42,6 +46,8 @@ struct mrun {
 struct metrics {
     actor_t *self;
     actor_t *bus;
+    actor_t *series;
+    uint64_t series_drops;   /* batches the series writer could not take */
     char prefix[64];
     struct idmap runs;
 };
@@ -74,6 +80,8 @@ static struct slot *slot_get(struct mrun *r, uint32_t second)
 static void slot_free(struct slot *s)
 {
     stats_window_free(s->w);
+    stats_window_free(s->part[0]);
+    stats_window_free(s->part[1]);
     free(s->span);
     free(s->measured);
     free(s);
@@ -111,6 +119,31 @@ static void check_abort(struct metrics *m, struct mrun *r)
     }
 }
 
+/* Hand the stored rows of one second to the series writer: the measured
+ * part and the warmup part separately, so that the measured rows merge to
+ * exactly the summary. */
+static void store_second(struct metrics *m, struct mrun *r, struct slot *s, uint64_t span_us,
+                         uint64_t measured_us)
+{
+    yajl_gen g = json_gen_new();
+    yajl_gen_array_open(g);
+    uint64_t spans[2] = { measured_us, span_us > measured_us ? span_us - measured_us : 0 };
+    for (int k = 0; k < 2; k++)
+        if (s->part[k])
+            series_gen_rows(g, r->sc, s->part[k], s->second, (uint32_t)((spans[k] + 500) / 1000), k);
+    yajl_gen_array_close(g);
+    struct series_batch *b = MSG_NEW(MSG_SERIES_BATCH, struct series_batch);
+    b->m.dtor = series_batch_dtor;
+    b->run_id = r->run_id;
+    b->json = json_gen_finish(g, &b->len);
+    if (actor_send(m->series, &b->m) < 0) {
+        m->series_drops++;
+        alog_warn(m->self, "run %llu second %u: the series writer is full; rows dropped",
+                  (unsigned long long)r->run_id, s->second);
+        msg_free(&b->m);
+    }
+}
+
 static void emit(struct metrics *m, struct mrun *r, struct slot *s)
 {
     uint64_t span = 0, measured = 0;
@@ -129,6 +162,8 @@ static void emit(struct metrics *m, struct mrun *r, struct slot *s)
     report_point(p, s->second, (double)span / 1e6, s->warmup, s->w); /* any part in warmup */
     if (r->cum->vus_max < s->w->vus_max)
         r->cum->vus_max = s->w->vus_max;
+    if (m->series)
+        store_second(m, r, s, span, measured);
     if (m->bus) {
         size_t len;
         char *json = report_point_json(r->run_id, p, r->sc, s->w, &len);
@@ -157,6 +192,15 @@ static void flush(struct metrics *m, struct mrun *r, int force)
     }
 }
 
+/* dst += a shard's window; gauges (VUs) count once per shard and second,
+ * from its last window of the second. */
+static void merge_gauged(struct stats_window *dst, const struct shard_window *w)
+{
+    stats_window_merge(dst, w->w);
+    dst->vus -= w->partial ? w->w->vus : 0;
+    dst->vus_max -= w->partial ? w->w->vus_max : 0;
+}
+
 static void on_window(struct metrics *m, struct shard_window *w)
 {
     struct mrun *r = idmap_get(&m->runs, w->run_id);
@@ -165,9 +209,13 @@ static void on_window(struct metrics *m, struct shard_window *w)
         return;
     }
     struct slot *s = slot_get(r, w->second);
-    stats_window_merge(s->w, w->w);
-    s->w->vus -= w->partial ? w->w->vus : 0; /* gauges: count each shard once */
-    s->w->vus_max -= w->partial ? w->w->vus_max : 0;
+    merge_gauged(s->w, w);
+    if (m->series) {
+        int k = w->warmup ? 1 : 0;
+        if (!s->part[k])
+            s->part[k] = stats_window_new(r->sc->nsteps);
+        merge_gauged(s->part[k], w);
+    }
     s->span[w->shard] += w->span_us;
     if (w->warmup) {
         s->warmup = 1;
@@ -196,7 +244,12 @@ static void on_begin(struct metrics *m, struct metrics_begin *b)
     r->next_second = xcalloc((size_t)r->nshards, sizeof *r->next_second);
     r->last = xcalloc((size_t)r->nshards, sizeof *r->last);
     r->cum = stats_window_new(r->sc->nsteps);
-    snprintf(r->channel, sizeof r->channel, "%s.run.%llu", m->prefix, (unsigned long long)r->run_id);
+    snprintf(r->label, sizeof r->label, "%s", b->label);
+    if (r->label[0])
+        snprintf(r->channel, sizeof r->channel, "%s.run.%s", m->prefix, r->label);
+    else
+        snprintf(r->channel, sizeof r->channel, "%s.run.%llu", m->prefix,
+                 (unsigned long long)r->run_id);
     idmap_put(&m->runs, r->run_id, r);
 }
 
@@ -233,6 +286,7 @@ static void on_end(struct metrics *m, struct metrics_end *e)
         s->thresholds_failed += !ok[i];
     struct report_input in = {
         .run_id = r->run_id,
+        .run_label = r->label,
         .sc = r->sc,
         .cum = r->cum,
         .duration_s = r->measured_s,
@@ -281,6 +335,7 @@ actor_t *metrics_new(struct loop *l, const struct metrics_config *cfg)
 {
     struct metrics *m = xcalloc(1, sizeof *m);
     m->bus = cfg->bus;
+    m->series = cfg->series;
     snprintf(m->prefix, sizeof m->prefix, "%s", cfg->prefix ? cfg->prefix : "stampede");
     idmap_init(&m->runs);
     m->self = actor_new(l, "metrics", -1, metrics_handle, m, 0);

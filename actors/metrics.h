@@ -7,7 +7,8 @@
  * After each second it checks thresholds marked abort_on_fail and asks runs
  * to abort when one fails. On MSG_METRICS_END it flushes, evaluates every
  * threshold and replies with the summary document, the text table and the
- * series. */
+ * series. With a series writer configured, every second's rows (the
+ * measured and the warmup part apart) go to it as MSG_SERIES_BATCH. */
 #ifndef STAMPEDE_METRICS_H
 #define STAMPEDE_METRICS_H
 
@@ -15,6 +16,7 @@
 
 struct metrics_config {
     actor_t *bus;        /* may be NULL: nothing is published */
+    actor_t *series;     /* series writer; may be NULL: nothing is stored */
     const char *prefix;  /* channel prefix, e.g. "stampede" */
 };
 

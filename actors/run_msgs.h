@@ -44,6 +44,8 @@ struct run_start {
     uint64_t run_id;
     struct script *script; /* ownership moves to runs */
     actor_t *observer;     /* gets events and the finish; may be NULL */
+    double percent;        /* start at this percent of the planned load; 0 = 100 */
+    char label[64];        /* the run's name for people (summary run_id, channel); "" = the id */
 };
 
 enum run_op {
@@ -92,6 +94,7 @@ struct shard_start {
     const struct script *script; /* borrowed; runs frees it after RELEASE */
     int index, nshards;
     uint64_t t0_us;              /* monotonic instant of profile time 0 */
+    double percent;              /* initial scale, percent of the planned load */
     actor_t *supervisor, *metrics;
 };
 
@@ -121,6 +124,7 @@ struct metrics_begin {
     int nshards;
     int64_t started_wall_ms;
     actor_t *supervisor;         /* gets MSG_RUN_ABORT */
+    char label[64];              /* see run_start */
 };
 
 struct metrics_end {

@@ -698,6 +698,8 @@ static void start(struct shard *s, struct shard_start *st)
     s->win = stats_window_new(s->sc->nsteps);
     profile_from_load(&s->prof, s->load);
     control_init(&s->ctl);
+    if (st->percent > 0 && st->percent != 100)
+        control_set_scale(&s->ctl, 0, st->percent / 100.0, 0);
     s->open = s->prof.open;
     s->max_vus = split_share(s->load->max_vus, s->index, s->n);
     s->vu_quota = split_share(s->load->vus, s->index, s->n);

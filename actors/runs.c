@@ -18,6 +18,8 @@ enum run_state { RS_RUNNING, RS_PAUSED, RS_STOPPING, RS_FINISHING };
 
 struct run {
     uint64_t id;
+    double percent;
+    char label[64];
     struct script *sc;
     actor_t *observer;
     actor_t **shards;
@@ -78,6 +80,8 @@ static void start_run(struct runs *rs, struct run_start *st)
     r->sc = st->script;
     st->script = NULL;
     r->observer = st->observer;
+    r->percent = st->percent > 0 ? st->percent : 100;
+    snprintf(r->label, sizeof r->label, "%s", st->label);
     int nloops = loop_group_size(rs->loops);
     r->nshards = nloops > 1 ? nloops - 1 : 1;
     r->shards = xcalloc((size_t)r->nshards, sizeof *r->shards);
@@ -89,6 +93,7 @@ static void start_run(struct runs *rs, struct run_start *st)
     b->nshards = r->nshards;
     b->started_wall_ms = clock_wall_ms();
     b->supervisor = rs->self;
+    snprintf(b->label, sizeof b->label, "%s", r->label);
     if (actor_send_urgent(rs->metrics, &b->m) < 0)
         msg_free(&b->m);
 
@@ -102,6 +107,7 @@ static void start_run(struct runs *rs, struct run_start *st)
         ss->index = i;
         ss->nshards = r->nshards;
         ss->t0_us = t0;
+        ss->percent = r->percent;
         ss->supervisor = rs->self;
         ss->metrics = rs->metrics;
         actor_send_urgent(r->shards[i], &ss->m);

@@ -29,6 +29,8 @@ struct slot {
     struct store_query *job;  /* running query, or NULL */
     int pinging;              /* running the keep-alive ping */
     int timed_out;            /* the job's deadline passed: reset on purpose */
+    int was_up;               /* last reported PG_READY (not yet PG_DOWN) */
+    int reset_on_purpose;     /* we dropped it (deadline): the server may be fine */
     uint64_t deadline_us;     /* of the job or ping */
     uint64_t last_used_us;
     uint64_t backoff_us;
@@ -48,11 +50,14 @@ struct store {
     int migrated;
     int migrating;          /* a pg_migrate runs on some slot */
     int up;                 /* last state told to watchers */
+    int probing;            /* the whole pool was lost while up: queries wait
+                               for the first reconnect attempt to tell */
     char last_error[200];
     actor_t *watchers[MAX_WATCHERS];
     int nwatchers;
     struct actor_timer *start, *sweep, *finish;
     msg_t *stop_req;        /* MSG_STOP being served */
+    uint64_t n_queries, n_failed, n_retried, n_reconnects;
     int stopped;            /* resources released; queries fail at once */
 };
 
@@ -66,9 +71,11 @@ struct store_query *store_query_new(void)
 static void query_dtor(msg_t *m)
 {
     struct store_query *q = (struct store_query *)m;
-    for (int i = 0; i < q->n; i++)
+    for (int i = 0; i < q->n; i++) {
+        free(q->stmt[i].sql);
         for (int k = 0; k < q->stmt[i].nparams; k++)
             free(q->stmt[i].params[k]);
+    }
 }
 
 int store_query_add(struct store_query *q, const char *sql, int nparams, const char *const *params)
@@ -76,12 +83,21 @@ int store_query_add(struct store_query *q, const char *sql, int nparams, const c
     if (q->n >= PG_MAX_STMTS || nparams < 0 || nparams > STORE_MAX_PARAMS)
         return -1;
     q->m.dtor = query_dtor;
-    q->stmt[q->n].sql = sql;
+    q->stmt[q->n].sql = xstrdup(sql);
     q->stmt[q->n].nparams = nparams;
     for (int k = 0; k < nparams; k++)
         q->stmt[q->n].params[k] = params[k] ? xstrdup(params[k]) : NULL;
     q->n++;
     return 0;
+}
+
+struct store_query *store_query_clone(const struct store_query *q)
+{
+    struct store_query *c = store_query_new();
+    for (int i = 0; i < q->n; i++)
+        store_query_add(c, q->stmt[i].sql, q->stmt[i].nparams,
+                        (const char *const *)q->stmt[i].params);
+    return c;
 }
 
 static void result_dtor(msg_t *m)
@@ -170,6 +186,8 @@ static void fail_all_queued(struct store *st, enum store_status status, const ch
 
 static void maybe_finish_stop(struct store *st);
 static void pump(struct store *st);
+static int any_result(const struct pg_outcome *o);
+static void drop_idle_peers(struct store *st, struct slot *lost);
 
 static void on_job_done(struct pg_conn *c, struct pg_outcome *o, void *arg)
 {
@@ -179,6 +197,19 @@ static void on_job_done(struct pg_conn *c, struct pg_outcome *o, void *arg)
     s->last_used_us = clock_now_us();
     if (s->pinging) {
         s->pinging = 0;
+    } else if (s->job && o->conn_lost && !s->timed_out && !st->stop_req &&
+               s->job->attempts < 2 && !any_result(o)) {
+        /* Nothing came back: the server never ran it. Once more, at the
+         * head of the queue, on whatever connection is up next. */
+        struct store_query *q = s->job;
+        s->job = NULL;
+        alog_info(st->self, "%s lost before answering; sending the query again", pg_conn_tag(s->pg));
+        st->n_retried++;
+        q->next = st->qhead;
+        st->qhead = q;
+        if (!st->qtail)
+            st->qtail = q;
+        st->qlen++;
     } else if (s->job) {
         struct store_query *q = s->job;
         s->job = NULL;
@@ -213,6 +244,8 @@ static void on_job_done(struct pg_conn *c, struct pg_outcome *o, void *arg)
             if (r->status == STORE_EFAILED)
                 alog_error(st->self, "query failed: %s (SQLSTATE %s)", r->error, ss);
         }
+        st->n_queries++;
+        st->n_failed += r->status != STORE_OK;
         actor_reply(&q->m, &r->m);
         msg_free(&q->m);
     }
@@ -220,6 +253,25 @@ static void on_job_done(struct pg_conn *c, struct pg_outcome *o, void *arg)
     if (pg_conn_state(s->pg) == PG_READY)
         pump(st);
     maybe_finish_stop(st);
+}
+
+/* 1 if the server answered anything: a result that is not the report of
+ * the connection breaking — libpq's own (no SQLSTATE) or the server's
+ * farewell (class 08 connection exception, 57 operator intervention such
+ * as 57P01 "terminating connection due to administrator command"), which
+ * replaces the answer: the statement did not complete, nothing committed. */
+static int any_result(const struct pg_outcome *o)
+{
+    for (int i = 0; i < o->n; i++) {
+        if (!o->res[i])
+            continue;
+        if (PQresultStatus(o->res[i]) != PGRES_FATAL_ERROR)
+            return 1;
+        const char *ss = PQresultErrorField(o->res[i], PG_DIAG_SQLSTATE);
+        if (ss && strncmp(ss, "08", 2) != 0 && strncmp(ss, "57", 2) != 0)
+            return 1;
+    }
+    return 0;
 }
 
 static int exec_on(struct slot *s, struct store_query *q)
@@ -232,6 +284,7 @@ static int exec_on(struct slot *s, struct store_query *q)
     }
     if (pg_conn_exec(s->pg, stmts, q->n, 0, on_job_done, s) < 0)
         return -1;
+    q->attempts++;
     s->job = q;
     s->deadline_us = q->deadline_us;
     return 0;
@@ -272,6 +325,7 @@ static void on_migrated(enum pg_migrate_status ms, const char *message, int appl
     case PG_MIGRATE_OK:
         alog_info(st->self, "%s", message);
         st->migrated = 1;
+        st->probing = 0;
         report(st);
         pump(st);
         break;
@@ -309,6 +363,9 @@ static void on_pg_state(struct pg_conn *c, enum pg_state state, const char *why,
     struct store *st = s->st;
     (void)c;
     if (state == PG_READY) {
+        if (s->backoff_us)
+            st->n_reconnects++;
+        s->was_up = 1;
         s->backoff_us = 0;
         s->last_used_us = clock_now_us();
         if (st->stop_req) {
@@ -320,9 +377,14 @@ static void on_pg_state(struct pg_conn *c, enum pg_state state, const char *why,
         else
             pump(st);
     } else if (state == PG_DOWN) {
+        int was_up = s->was_up, on_purpose = s->reset_on_purpose;
+        s->was_up = 0;
+        s->reset_on_purpose = 0;
         s->pinging = 0;
         if (why)
             snprintf(st->last_error, sizeof st->last_error, "%s", why);
+        if (was_up && !on_purpose && !st->stop_req)
+            drop_idle_peers(st, s);
         if (!st->stop_req) {
             s->backoff_us = s->backoff_us ? s->backoff_us * 2 : BACKOFF_MIN_US;
             if (s->backoff_us > BACKOFF_MAX_US)
@@ -334,11 +396,36 @@ static void on_pg_state(struct pg_conn *c, enum pg_state state, const char *why,
         int any = 0;
         for (int i = 0; i < st->nslots; i++)
             any |= slot_usable(&st->slots[i]);
-        if (!any)
+        if (any) {
+            pump(st); /* a query sent again after a lost connection */
+        } else if (was_up && !on_purpose && !st->stop_req) {
+            /* Connections were killed, or the server went: queries wait for
+             * the first reconnect (BACKOFF_MIN_US away) to tell which. */
+            st->probing = 1;
+        } else {
+            st->probing = 0;
             fail_all_queued(st, STORE_EUNAVAILABLE, st->last_error);
+        }
+        if (!any) {
+            /* The server that answers next may not be the one we migrated. */
+            if (st->migrated)
+                alog_debug(st->self, "whole pool down: migrations will be checked again");
+            st->migrated = 0;
+        }
     }
     report(st);
     maybe_finish_stop(st);
+}
+
+/* One connection found the server gone: the idle ones were talking to the
+ * same server and would fail the next query sent to them. Drop them now. */
+static void drop_idle_peers(struct store *st, struct slot *lost)
+{
+    for (int i = 0; i < st->nslots; i++) {
+        struct slot *o = &st->slots[i];
+        if (o != lost && pg_conn_state(o->pg) == PG_READY && !o->job && !o->pinging)
+            pg_conn_reset(o->pg, "another connection to the same server was lost");
+    }
 }
 
 static void sweep(struct store *st)
@@ -357,6 +444,7 @@ static void sweep(struct store *st)
         enum pg_state ps = pg_conn_state(s->pg);
         if (ps == PG_BUSY && (s->job || s->pinging) && s->deadline_us <= now) {
             s->timed_out = 1;
+            s->reset_on_purpose = 1;
             alog_warn(st->self, "%s: %s past its deadline; reconnecting", pg_conn_tag(s->pg),
                       s->pinging ? "ping" : "query");
             snprintf(st->last_error, sizeof st->last_error, "the database stopped answering");
@@ -379,7 +467,7 @@ static void handle_query(struct store *st, struct store_query *q)
         fail_query(q, STORE_EUNAVAILABLE, "the server is shutting down");
         return;
     }
-    if (!st->up) {
+    if (!st->up && !st->probing) {
         fail_query(q, STORE_EUNAVAILABLE, st->last_error[0] ? st->last_error : "database unavailable");
         return;
     }
@@ -481,6 +569,21 @@ static void store_handle(actor_t *self, msg_t *m)
     case MSG_STORE_QUERY:
         handle_query(st, (struct store_query *)m);
         return;
+    case MSG_STORE_STATS_GET: {
+        struct store_stats *ss = MSG_NEW(MSG_STORE_STATS, struct store_stats);
+        ss->pool = st->nslots;
+        for (int i = 0; i < st->nslots; i++)
+            ss->connected += slot_usable(&st->slots[i]);
+        ss->up = st->up;
+        ss->queued = st->qlen;
+        ss->queries = st->n_queries;
+        ss->failed = st->n_failed;
+        ss->retried = st->n_retried;
+        ss->reconnects = st->n_reconnects;
+        actor_reply(m, &ss->m);
+        msg_free(m);
+        return;
+    }
     case MSG_DEP_WATCH:
         if (m->reply_to && st->nwatchers < MAX_WATCHERS) {
             st->watchers[st->nwatchers++] = m->reply_to;

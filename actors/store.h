@@ -7,6 +7,13 @@
  * fail at once with STORE_EUNAVAILABLE; connections come back by themselves
  * with backoff. Every query has a deadline (config pg_timeout).
  *
+ * A query whose connection was lost before any result came back is sent
+ * again once on another connection (the server never answered it, so it
+ * did not commit); when one connection finds the server gone, every idle
+ * connection to it is dropped at once, and once the whole pool has been
+ * down the migrations are checked again before queries flow (the server
+ * that comes back may be another one, restored or failed over).
+ *
  * Watchers (MSG_DEP_WATCH) get MSG_DEP_STATUS for DEP_POSTGRES. If a
  * migration fails, the supervisor given at creation gets MSG_STORE_FATAL
  * (the schema is left as it was). MSG_STOP: queued queries fail, running
@@ -22,6 +29,15 @@ enum {
     MSG_STORE_QUERY = MSG_RANGE_STORE + 1, /* struct store_query, reply store_result */
     MSG_STORE_RESULT,                      /* struct store_result */
     MSG_STORE_FATAL,                       /* struct store_fatal, to the supervisor */
+    MSG_STORE_STATS_GET,                   /* plain msg; reply struct store_stats */
+    MSG_STORE_STATS,
+};
+
+struct store_stats {
+    msg_t m;
+    int pool, connected, up;
+    long queued;               /* queries waiting for a connection */
+    uint64_t queries, failed, retried, reconnects;
 };
 
 #define STORE_MAX_PARAMS 32
@@ -39,13 +55,14 @@ struct store_query {
     msg_t m;
     int n;
     struct {
-        const char *sql; /* borrowed: a string literal */
+        char *sql;       /* owned copy */
         int nparams;
         char *params[STORE_MAX_PARAMS]; /* owned copies; NULL = SQL NULL */
     } stmt[PG_MAX_STMTS];
     /* store-private */
     struct store_query *next;
     uint64_t deadline_us;
+    int attempts;        /* sent this many times (a lost connection retries once) */
 };
 
 struct store_result {
@@ -77,10 +94,12 @@ actor_t *store_new(struct loop *l, const struct store_config *cfg);
 void store_free(actor_t *store);
 
 /* Build a query: store_query_new() then one store_query_add per statement.
- * params are copied (NULL entries become SQL NULL). Returns -1 when the
+ * sql and params are copied (NULL entries become SQL NULL). Returns -1 when the
  * query already holds PG_MAX_STMTS statements or nparams is too large. */
 struct store_query *store_query_new(void);
 int store_query_add(struct store_query *q, const char *sql, int nparams, const char *const *params);
+/* A new query with the same statements (deep copy), for sending again. */
+struct store_query *store_query_clone(const struct store_query *q);
 
 /* HTTP status a store failure maps to (200 for STORE_OK). */
 int store_status_http(enum store_status st);

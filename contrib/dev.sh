@@ -30,7 +30,7 @@ PACKAGES=(
     libevent-dev libevhtp-dev libonig-dev libssl-dev libpq-dev
     libhiredis-dev libyajl-dev libwebsockets-dev check
     postgresql-15 postgresql-client-15 redis-server
-    iproute2 curl procps
+    iproute2 curl procps jq
 )
 
 deps() {
@@ -105,21 +105,66 @@ up() {
         echo $! >"$var/stampede.pid"
     fi
     wait_health "$url" 15 || { tail -20 "$var/stampede.log"; die "the server did not become healthy"; }
-    # the demo: a project to start from (409 when it exists already is fine)
-    curl -sS -o /dev/null -X POST "$url/v1/projects" -H 'Content-Type: application/json' \
-        -d '{"name":"demo","description":"created by contrib/dev.sh up"}' || true
+    demo_target
+    demo "$url"
     say "ready"
     cat <<EOT
 
   API        $url            (log: var/stampede.log)
   health     curl $url/healthz
-  projects   curl $url/v1/projects
+  metrics    curl $url/metrics
+  demo       project "demo" > scenario "shop" > scripts "browse" (closed) and
+             "checkout" (open, 50/s), loading the demo target on http://$demo_listen
+  run it     curl -X POST $url/v1/runs -H 'Content-Type: application/json' \\
+                  -d '{"scenario_id":"$DEMO_SCENARIO"}'
+  watch it   curl $url/v1/runs?limit=1
   stop       contrib/dev.sh down
 
 EOT
 }
 
+demo_listen=${STAMPEDE_DEMO_TARGET:-127.0.0.1:8080}
+
+# The demo target: the HTTP server the integration tests load (routes in
+# tests/target/README.md), on 127.0.0.1:8080.
+demo_target() {
+    local f=$var/target.pid
+    if [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; then return; fi
+    make -C "$top/build" tests/target/stampede-target >/dev/null
+    say "starting the demo target on $demo_listen"
+    nohup "$top/build/tests/target/stampede-target" --host "${demo_listen%:*}" --port "${demo_listen##*:}" \
+        >"$var/target.port" 2>"$var/target.log" </dev/null &
+    echo $! >"$f"
+}
+
+# api METHOD PATH [BODY]: the JSON answer on stdout (errors too).
+api() {
+    curl -sS -X "$1" "$2" -H 'Content-Type: application/json' ${3:+-d "$3"}
+}
+
+# demo URL: a project, a scenario and two scripts to start from. Running it
+# again finds them (names are unique) instead of making more.
+demo() {
+    local url=$1 pid sid def
+    api POST "$url/v1/projects" '{"name":"demo","description":"created by contrib/dev.sh up"}' >/dev/null
+    pid=$(api GET "$url/v1/projects?q=demo&limit=200" | jq -r '.items[] | select(.name=="demo") | .id')
+    api POST "$url/v1/projects/$pid/scenarios" '{"name":"shop","tags":["demo"]}' >/dev/null
+    sid=$(api GET "$url/v1/projects/$pid/scenarios?q=shop" | jq -r '.items[] | select(.name=="shop") | .id')
+    def='{"target":"http://'"$demo_listen"'","steps":[{"name":"home","path":"/"},{"name":"product","path":"/delay?ms=5"}],
+          "load":{"executor":"constant-vus","vus":10,"duration":"30s"},"thresholds":{"http_req_duration":["p(95)<100"]}}'
+    api POST "$url/v1/scenarios/$sid/scripts" '{"name":"browse","definition":'"$def"'}' >/dev/null
+    def='{"target":"http://'"$demo_listen"'","steps":[{"name":"cart","method":"POST","path":"/echo","body":{"sku":42}}],
+          "load":{"executor":"constant-arrival-rate","rate":50,"duration":"30s","pre_allocated_vus":5,"max_vus":50}}'
+    api POST "$url/v1/scenarios/$sid/scripts" '{"name":"checkout","definition":'"$def"'}' >/dev/null
+    DEMO_SCENARIO=$sid
+}
+
 down() {
+    if [ -f "$var/target.pid" ] && kill -0 "$(cat "$var/target.pid")" 2>/dev/null; then
+        say "stopping the demo target"
+        kill "$(cat "$var/target.pid")"
+    fi
+    rm -f "$var/target.pid"
     if pid=$(server_pid); then
         say "stopping stampede (pid $pid)"
         kill "$pid"

@@ -43,6 +43,8 @@ enum {
     MSG_RANGE_SHARD = 0x500,
     MSG_RANGE_METRICS = 0x600,
     MSG_RANGE_CLI = 0x700,
+    MSG_RANGE_SERIES = 0x800,
+    MSG_RANGE_PLATFORM = 0x900,
 };
 
 #define MSG_F_STATIC 1u /* embedded in another object: msg_free does nothing */

@@ -364,7 +364,7 @@ int cli_run_main(int argc, char **argv)
     struct loop *l0 = loop_group_get(g, 0);
     struct bus_config bc = { NULL, "stampede" };
     actor_t *bus = bus_new(l0, &bc, err, sizeof err);
-    struct metrics_config mc = { bus, "stampede" };
+    struct metrics_config mc = { .bus = bus, .prefix = "stampede" };
     actor_t *metrics = metrics_new(l0, &mc);
     struct runs_config rcfg = { g, metrics };
     actor_t *runs = runs_new(l0, &rcfg);

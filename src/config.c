@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_type { T_LISTEN, T_STR, T_INT, T_LEVEL, T_SIZE, T_DURATION };
+enum opt_type { T_LISTEN, T_STR, T_OPTSTR, T_INT, T_LEVEL, T_SIZE, T_DURATION };
 
 struct opt {
     const char *key;  /* file key; the flag is --key with '_' -> '-' */
@@ -36,6 +36,8 @@ static const struct opt opts[] = {
       "Redis for metrics pub/sub" },
     { "loops", "STAMPEDE_LOOPS", T_INT, OFF(loops), 0, 256, "0",
       "reactor threads (0 = one per online core)" },
+    { "worker_nice", "STAMPEDE_WORKER_NICE", T_INT, OFF(worker_nice), 0, 19, "10",
+      "nice value of the worker loops that run load, so the API keeps the CPU it needs" },
     { "log_level", "STAMPEDE_LOG_LEVEL", T_LEVEL, OFF(log_level), 0, 0, "info",
       "error, warn, info, debug or trace" },
     { "max_body", "STAMPEDE_MAX_BODY", T_SIZE, OFF(max_body_bytes), 0, 0, "1MiB",
@@ -48,6 +50,8 @@ static const struct opt opts[] = {
       "10s", "deadline of an API request waiting on another actor" },
     { "channel_prefix", "STAMPEDE_CHANNEL_PREFIX", T_STR, OFF(channel_prefix), 0, 0, "stampede",
       "prefix of the Redis pub/sub channels" },
+    { "api_token", "STAMPEDE_API_TOKEN", T_OPTSTR, OFF(api_token), 0, 0, "",
+      "when set, every /v1 route needs Authorization: Bearer <token> (/healthz, /metrics stay open)" },
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -95,7 +99,8 @@ static int set_opt(struct config *c, const struct opt *o, const char *v, char *e
     case T_LISTEN:
         return set_listen(c, v, err, errlen);
     case T_STR:
-        if (!*v) {
+    case T_OPTSTR:
+        if (!*v && o->type == T_STR) {
             snprintf(err, errlen, "must not be empty");
             return -1;
         }
@@ -169,6 +174,7 @@ void config_deinit(struct config *c)
     free(c->pg_dsn);
     free(c->redis_url);
     free(c->channel_prefix);
+    free(c->api_token);
     free(c->config_path);
     memset(c, 0, sizeof *c);
 }

@@ -18,12 +18,14 @@ struct config {
     char *pg_dsn;           /* libpq conninfo string or URI */
     char *redis_url;        /* redis://host:port[/db] */
     int loops;              /* reactor threads; 0 = one per online core */
+    int worker_nice;        /* nice value of loops 1..n-1 (the run shards) */
     enum log_level log_level;
     uint64_t max_body_bytes;
     int pg_pool;            /* connections in the store's pool */
     uint64_t pg_timeout_us; /* a query's deadline */
     uint64_t request_timeout_us; /* deadline of an API request's reply */
     char *channel_prefix;   /* Redis channel prefix */
+    char *api_token;        /* "" = no auth; else /v1 needs Authorization: Bearer <it> */
     char *config_path;      /* file read, or NULL */
 };
 

@@ -21,6 +21,20 @@ void json_err_set(struct json_err *e, const char *field, const char *fmt, ...)
     va_end(ap);
 }
 
+int json_fail(struct json_err *e, const char *path, const char *fmt, ...)
+{
+    char msg[sizeof e->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (path && *path)
+        json_err_set(e, path, "%s: %s", path, msg);
+    else
+        json_err_set(e, "", "%s", msg);
+    return -1;
+}
+
 /* ---- guard pass: depth and string contents, before yajl builds a tree ---- */
 
 struct guard {
@@ -415,4 +429,68 @@ char *json_error_body(const char *code, const char *message, const char *field, 
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
     return json_gen_finish(g, len);
+}
+
+void json_gen_value(yajl_gen g, yajl_val v)
+{
+    if (!v || YAJL_IS_NULL(v)) {
+        yajl_gen_null(g);
+    } else if (YAJL_IS_STRING(v)) {
+        json_gen_cstr(g, YAJL_GET_STRING(v));
+    } else if (YAJL_IS_NUMBER(v)) {
+        const char *r = YAJL_GET_NUMBER(v); /* as written: nothing lost */
+        yajl_gen_number(g, r, strlen(r));
+    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+        yajl_gen_bool(g, YAJL_IS_TRUE(v));
+    } else if (YAJL_IS_ARRAY(v)) {
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < v->u.array.len; i++)
+            json_gen_value(g, v->u.array.values[i]);
+        yajl_gen_array_close(g);
+    } else {
+        yajl_gen_map_open(g);
+        for (size_t i = 0; i < v->u.object.len; i++) {
+            json_gen_cstr(g, v->u.object.keys[i]);
+            json_gen_value(g, v->u.object.values[i]);
+        }
+        yajl_gen_map_close(g);
+    }
+}
+
+void json_gen_merged(yajl_gen g, yajl_val base, yajl_val patch)
+{
+    if (!YAJL_IS_OBJECT(patch)) {
+        json_gen_value(g, patch);
+        return;
+    }
+    yajl_gen_map_open(g);
+    if (YAJL_IS_OBJECT(base)) {
+        for (size_t i = 0; i < base->u.object.len; i++) {
+            const char *k = base->u.object.keys[i];
+            yajl_val pv = json_get(patch, k);
+            if (pv && YAJL_IS_NULL(pv))
+                continue; /* null removes */
+            json_gen_cstr(g, k);
+            if (pv)
+                json_gen_merged(g, base->u.object.values[i], pv);
+            else
+                json_gen_value(g, base->u.object.values[i]);
+        }
+    }
+    for (size_t i = 0; i < patch->u.object.len; i++) {
+        const char *k = patch->u.object.keys[i];
+        yajl_val pv = patch->u.object.values[i];
+        if (YAJL_IS_NULL(pv) || (YAJL_IS_OBJECT(base) && json_get(base, k)))
+            continue;
+        json_gen_cstr(g, k);
+        json_gen_merged(g, NULL, pv);
+    }
+    yajl_gen_map_close(g);
+}
+
+char *json_quote(const char *s)
+{
+    yajl_gen g = json_gen_new();
+    json_gen_cstr(g, s);
+    return json_gen_finish(g, NULL);
 }

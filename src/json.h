@@ -23,6 +23,11 @@ struct json_err {
 void json_err_set(struct json_err *e, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Set e to "<path>: <message>" with field = path (just the message when
+ * path is empty); returns -1, for `return json_fail(e, path, ...)`. */
+int json_fail(struct json_err *e, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Parse buf[0..len) (need not be NUL-terminated). Returns a tree the caller
  * frees with yajl_tree_free, or NULL with e->message set. */
 yajl_val json_parse(const char *buf, size_t len, int max_depth, struct json_err *e);
@@ -68,6 +73,16 @@ void json_gen_kv_int(yajl_gen g, const char *key, int64_t v);
 void json_gen_kv_double(yajl_gen g, const char *key, double v, int decimals);
 void json_gen_kv_bool(yajl_gen g, const char *key, int v);
 void json_gen_kv_null(yajl_gen g, const char *key);
+
+/* Write a parsed value back out; numbers keep the text they were written
+ * with. NULL writes null. */
+void json_gen_value(yajl_gen g, yajl_val v);
+/* Write base with patch applied as a JSON merge patch (RFC 7386): objects
+ * merge member by member, a null member removes, anything else replaces. */
+void json_gen_merged(yajl_gen g, yajl_val base, yajl_val patch);
+
+/* s as a JSON string literal with its quotes; caller frees. */
+char *json_quote(const char *s);
 
 /* {"error":{"code":..,"message":..,"field":..|null}}; caller frees. */
 char *json_error_body(const char *code, const char *message, const char *field, size_t *len);

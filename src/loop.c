@@ -14,7 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
+
+#define LAG_PERIOD_US 250000
+#define LAG_SAMPLES 20 /* 5 s */
 
 struct loop {
     struct loop_group *group;
@@ -37,11 +42,22 @@ struct loop {
 
     struct loop_task stop_task;
     _Atomic int stop_requested;
+
+    /* Lag probe: every LAG_PERIOD a task is queued on the loop itself and
+     * timed until it runs; the worst of the last LAG_SAMPLES is published. */
+    struct event *lag_ev;
+    struct loop_task lag_task;
+    uint64_t lag_t0_ns;
+    int lag_pending;
+    uint64_t lag_samples[LAG_SAMPLES];
+    unsigned lag_next;
+    _Atomic uint64_t lag_max_us;
 };
 
 struct loop_group {
     int n;
     struct loop *loops;
+    int worker_nice;
 };
 
 static _Thread_local struct loop *current;
@@ -109,6 +125,42 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     drain(l);
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void run_lag(struct loop_task *t)
+{
+    struct loop *l = (struct loop *)((char *)t - offsetof(struct loop, lag_task));
+    uint64_t us = (mono_ns() - l->lag_t0_ns) / 1000u;
+    l->lag_pending = 0;
+    l->lag_samples[l->lag_next++ % LAG_SAMPLES] = us;
+    uint64_t max = 0;
+    for (int i = 0; i < LAG_SAMPLES; i++)
+        max = l->lag_samples[i] > max ? l->lag_samples[i] : max;
+    atomic_store_explicit(&l->lag_max_us, max, memory_order_relaxed);
+}
+
+static void on_lag_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct loop *l = arg;
+    (void)fd;
+    (void)what;
+    if (l->lag_pending)
+        return; /* the last probe has not even run yet: it will say so */
+    l->lag_pending = 1;
+    l->lag_t0_ns = mono_ns();
+    loop_schedule(l, &l->lag_task);
+}
+
+uint64_t loop_lag_us(const struct loop *l)
+{
+    return atomic_load_explicit(&l->lag_max_us, memory_order_relaxed);
+}
+
 static void run_stop(struct loop_task *t)
 {
     struct loop *l = (struct loop *)((char *)t - offsetof(struct loop, stop_task));
@@ -140,6 +192,7 @@ static int loop_init(struct loop_group *g, struct loop *l, int index, char *err,
     mpsc_init(&l->inbox);
     atomic_store(&l->inbox_n, 0);
     l->stop_task.run = run_stop;
+    l->lag_task.run = run_lag;
 
     struct event_config *cfg = event_config_new();
     if (!cfg)
@@ -165,7 +218,10 @@ static int loop_init(struct loop_group *g, struct loop *l, int index, char *err,
     }
     l->wake_ev = event_new(l->base, l->efd, EV_READ | EV_PERSIST, on_wake, l);
     l->drain_ev = evtimer_new(l->base, on_drain, l);
-    if (!l->wake_ev || !l->drain_ev || event_add(l->wake_ev, NULL) < 0)
+    l->lag_ev = event_new(l->base, -1, EV_PERSIST, on_lag_timer, l);
+    struct timeval lag_period = { 0, LAG_PERIOD_US };
+    if (!l->wake_ev || !l->drain_ev || !l->lag_ev || event_add(l->wake_ev, NULL) < 0 ||
+        event_add(l->lag_ev, &lag_period) < 0)
         goto fail;
     return 0;
 fail:
@@ -179,6 +235,8 @@ static void loop_deinit(struct loop *l)
         event_free(l->wake_ev);
     if (l->drain_ev)
         event_free(l->drain_ev);
+    if (l->lag_ev)
+        event_free(l->lag_ev);
     if (l->efd >= 0)
         close(l->efd);
     if (l->base)
@@ -225,6 +283,9 @@ static void *thread_main(void *arg)
     char name[16];
     snprintf(name, sizeof name, "stampede-l%d", l->index);
     pthread_setname_np(pthread_self(), name);
+    /* Linux: a thread's nice value is its own (setpriority on its tid). */
+    if (l->group->worker_nice && setpriority(PRIO_PROCESS, (id_t)gettid(), l->group->worker_nice) < 0)
+        log_warn("loop", "loop %d: cannot set nice %d: %s", l->index, l->group->worker_nice, strerror(errno));
     if (run_one(l) < 0)
         log_error("loop", "loop %d ended with an error", l->index);
     return NULL;
@@ -275,6 +336,11 @@ void loop_group_free(struct loop_group *g)
         loop_deinit(&g->loops[i]);
     free(g->loops);
     free(g);
+}
+
+void loop_group_set_worker_nice(struct loop_group *g, int nice)
+{
+    g->worker_nice = nice;
 }
 
 int loop_group_size(const struct loop_group *g)

@@ -15,6 +15,8 @@
 
 #include "mpsc.h"
 
+#include <stdint.h>
+
 struct event_base;
 struct loop;
 struct loop_group;
@@ -36,6 +38,10 @@ void loop_group_stop(struct loop_group *g);
 /* After loop_group_run returned. Frees the bases. NULL is a no-op. */
 void loop_group_free(struct loop_group *g);
 
+/* Before loop_group_run: the nice value of loops 1..n-1 (0 = unchanged).
+ * The server lowers its load-generating loops so that a saturating run
+ * yields the CPU to loop 0 (the API, the store) whenever they need it. */
+void loop_group_set_worker_nice(struct loop_group *g, int nice);
 int loop_group_size(const struct loop_group *g);
 struct loop *loop_group_get(struct loop_group *g, int index);
 
@@ -46,5 +52,9 @@ struct loop_group *loop_group_of(struct loop *l);
 struct loop *loop_current(void);
 
 void loop_schedule(struct loop *l, struct loop_task *t);
+
+/* The loop's lag: the longest a task queued on it waited before running,
+ * over the last 5 s (sampled 4 times a second). Any thread. */
+uint64_t loop_lag_us(const struct loop *l);
 
 #endif

@@ -3,12 +3,17 @@
  * This is the only file with process-wide state. */
 #include "actor.h"
 #include "bus.h"
+#include "cli_import.h"
 #include "cli_run.h"
 #include "clock.h"
 #include "config.h"
 #include "http_front.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
+#include "run_manager.h"
+#include "runs.h"
+#include "series_writer.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -25,12 +30,13 @@ enum { MSG_APP_SIGNAL = MSG_RANGE_CLI + 0x80 };
 #define STOP_DEADLINE_US 20000000u
 
 /* The serve process: the actors, stopped in this order (front first, so no
- * new work arrives; dependencies last, so work in flight can finish). */
+ * new work arrives; then the runs, which finish and record themselves;
+ * dependencies last, so work in flight can finish). */
 struct app {
     struct loop_group *loops;
     actor_t *root;
-    actor_t *front, *store, *bus;
-    actor_t *stop_order[4];
+    actor_t *front, *store, *bus, *runs, *metrics, *series, *rm;
+    actor_t *stop_order[8];
     int nstop, stopping, next_stop;
     int exit_code;
     struct actor_timer *deadline;
@@ -163,6 +169,7 @@ static int serve_main(int argc, char **argv)
         config_deinit(&cfg);
         return 1;
     }
+    loop_group_set_worker_nice(app.loops, cfg.worker_nice);
     struct loop *l0 = loop_group_get(app.loops, 0);
     app.root = actor_new(l0, "main", -1, root_handle, NULL, 0);
     app.deadline = actor_timer_new(app.root, 0);
@@ -175,6 +182,16 @@ static int serve_main(int argc, char **argv)
         log_error("main", "redis_url: %s", err);
         goto fail;
     }
+    /* Runs: the same engine as `stampede run`, shards on loops 1..n-1, with
+     * the series stored and the runs' history kept by the run manager. */
+    struct series_writer_config swc = { app.store };
+    app.series = series_writer_new(l0, &swc);
+    struct metrics_config mc = { .bus = app.bus, .series = app.series, .prefix = cfg.channel_prefix };
+    app.metrics = metrics_new(l0, &mc);
+    struct runs_config rc = { app.loops, app.metrics };
+    app.runs = runs_new(l0, &rc);
+    struct rm_config rmc = { app.store, app.runs, app.series };
+    app.rm = run_manager_new(l0, &rmc);
     struct http_front_config hc = {
         .host = cfg.listen_host,
         .port = cfg.listen_port,
@@ -184,6 +201,10 @@ static int serve_main(int argc, char **argv)
         .version = PACKAGE_VERSION,
         .store = app.store,
         .bus = app.bus,
+        .runs = app.rm,
+        .series = app.series,
+        .group = app.loops,
+        .api_token = cfg.api_token,
     };
     app.front = http_front_new(l0, &hc, err, sizeof err);
     if (!app.front) {
@@ -191,6 +212,10 @@ static int serve_main(int argc, char **argv)
         goto fail;
     }
     app.stop_order[app.nstop++] = app.front;
+    app.stop_order[app.nstop++] = app.rm;
+    app.stop_order[app.nstop++] = app.runs;
+    app.stop_order[app.nstop++] = app.metrics;
+    app.stop_order[app.nstop++] = app.series;
     app.stop_order[app.nstop++] = app.store;
     app.stop_order[app.nstop++] = app.bus;
 
@@ -214,7 +239,11 @@ fail:
     if (app.sigterm)
         event_free(app.sigterm);
     actor_timer_free(app.deadline);
+    run_manager_free(app.rm);
     http_front_free(app.front);
+    runs_free(app.runs);
+    metrics_free(app.metrics);
+    series_writer_free(app.series);
     store_free(app.store);
     bus_free(app.bus);
     actor_free(app.root);
@@ -231,6 +260,7 @@ static void usage(FILE *out)
             "  serve            run the platform server (REST API, PostgreSQL, Redis)\n"
             "  run FILE         run a load test script from the terminal (no database)\n"
             "  run --url URL    quick test of one URL\n"
+            "  import curl|har  make a script from a curl command or a HAR recording\n"
             "  version          print the version\n"
             "  help             this text\n\n"
             "`stampede <command> --help` describes a command's options.\n");
@@ -247,6 +277,8 @@ int main(int argc, char **argv)
         return serve_main(argc - 2, argv + 2);
     if (strcmp(cmd, "run") == 0)
         return cli_run_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "import") == 0)
+        return cli_import_main(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("stampede %s\n", PACKAGE_VERSION);
         return 0;

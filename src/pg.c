@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PG_STMT_CACHE 128
+
 struct pg_conn {
     struct event_base *base;
     struct evdns_base *dns;
@@ -33,6 +35,21 @@ struct pg_conn {
     void *done_arg;
     int pipeline;
     int cur;              /* statement whose results are being read */
+    int cmd, ncmds;       /* pipeline: the command being read, commands sent */
+    struct {
+        int stmt;         /* the statement it belongs to */
+        int prep;         /* a prepare (its slot), or -1: the statement itself */
+    } cmds[2 * PG_MAX_STMTS];
+
+    /* Statements prepared on this connection (named "s<slot>"): planned
+     * once per connection instead of once per query. Bounded: past
+     * PG_STMT_CACHE distinct texts, statements go unprepared. */
+    struct {
+        char *sql;        /* NULL = free */
+        int nparams;
+        int ready;        /* its prepare succeeded */
+    } cache[PG_STMT_CACHE];
+    int ncache;
     struct pg_outcome out;
     char errbuf[512];
     char broken[512]; /* set when a send failed: reset from the loop */
@@ -94,8 +111,18 @@ static void finish_job(struct pg_conn *c)
     }
 }
 
+static void cache_clear(struct pg_conn *c)
+{
+    for (int i = 0; i < c->ncache; i++) {
+        free(c->cache[i].sql);
+        c->cache[i].sql = NULL;
+    }
+    c->ncache = 0;
+}
+
 static void close_conn(struct pg_conn *c)
 {
+    cache_clear(c); /* prepared statements live and die with the session */
     if (c->defer_ev)
         event_del(c->defer_ev);
     c->broken[0] = '\0';
@@ -219,6 +246,15 @@ static void keep_result(struct pg_conn *c, PGresult *r)
     c->out.res[i] = r;
 }
 
+/* libpq reports a connection that broke while a result was awaited as an
+ * error result of its own, with no SQLSTATE: that is a lost connection,
+ * not a failed statement. */
+static void mark_if_lost(struct pg_conn *c)
+{
+    if (c->out.failed >= 0 && !c->out.sqlstate[0] && PQstatus(c->conn) == CONNECTION_BAD)
+        c->out.conn_lost = 1;
+}
+
 /* Read what has arrived; complete the job when its last result is in. */
 static void read_results(struct pg_conn *c)
 {
@@ -246,6 +282,7 @@ static void read_results(struct pg_conn *c)
         PGresult *r = PQgetResult(c->conn);
         if (!c->pipeline) {
             if (!r) {
+                mark_if_lost(c);
                 c->state = PG_READY;
                 finish_job(c);
                 return;
@@ -253,13 +290,14 @@ static void read_results(struct pg_conn *c)
             keep_result(c, r);
             continue;
         }
-        if (!r) { /* end of one statement's results */
-            c->cur++;
+        if (!r) { /* end of one command's results */
+            c->cmd++;
             continue;
         }
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_PIPELINE_SYNC) {
             PQclear(r);
+            mark_if_lost(c);
             if (PQexitPipelineMode(c->conn) != 1) {
                 pg_conn_reset(c, "cannot leave pipeline mode");
                 return;
@@ -271,6 +309,18 @@ static void read_results(struct pg_conn *c)
         if (st == PGRES_PIPELINE_ABORTED) {
             PQclear(r);
             continue;
+        }
+        int k = c->cmd < c->ncmds ? c->cmd : c->ncmds - 1;
+        c->cur = c->cmds[k].stmt;
+        int slot = c->cmds[k].prep;
+        if (slot >= 0 && st == PGRES_COMMAND_OK) {
+            c->cache[slot].ready = 1;
+            PQclear(r);
+            continue;
+        }
+        if (slot >= 0) { /* the prepare failed: the statement's error; forget the slot */
+            free(c->cache[slot].sql);
+            c->cache[slot].sql = NULL;
         }
         keep_result(c, r);
     }
@@ -424,6 +474,15 @@ int pg_conn_connect(struct pg_conn *c)
     return 0;
 }
 
+/* The cache slot prepared (or being prepared) for this statement's text. */
+static int cache_find(const struct pg_conn *c, const struct pg_stmt *st)
+{
+    for (int i = 0; i < c->ncache; i++)
+        if (c->cache[i].sql && c->cache[i].nparams == st->nparams && strcmp(c->cache[i].sql, st->sql) == 0)
+            return i;
+    return -1;
+}
+
 int pg_conn_exec(struct pg_conn *c, const struct pg_stmt *stmts, int n, int simple,
                  pg_done_cb done, void *arg)
 {
@@ -434,18 +493,39 @@ int pg_conn_exec(struct pg_conn *c, const struct pg_stmt *stmts, int n, int simp
     c->out.n = n;
     c->out.failed = -1;
     c->cur = 0;
-    c->pipeline = n > 1;
+    c->cmd = c->ncmds = 0;
+    c->pipeline = !simple;
     int sent = 1;
     if (simple) {
         sent = PQsendQuery(c->conn, stmts[0].sql);
-    } else if (!c->pipeline) {
-        sent = PQsendQueryParams(c->conn, stmts[0].sql, stmts[0].nparams, NULL, stmts[0].params,
-                                 NULL, NULL, 0);
     } else {
+        /* One pipeline: a prepare for each statement text this connection
+         * has not seen, the statements, one sync (one implicit transaction). */
         sent = PQenterPipelineMode(c->conn);
-        for (int i = 0; sent && i < n; i++)
-            sent = PQsendQueryParams(c->conn, stmts[i].sql, stmts[i].nparams, NULL,
-                                     stmts[i].params, NULL, NULL, 0);
+        for (int i = 0; sent && i < n; i++) {
+            int slot = cache_find(c, &stmts[i]), fresh = 0;
+            if (slot < 0 && c->ncache < PG_STMT_CACHE) {
+                slot = c->ncache++;
+                c->cache[slot].sql = xstrdup(stmts[i].sql);
+                c->cache[slot].nparams = stmts[i].nparams;
+                c->cache[slot].ready = 0;
+                fresh = 1;
+            }
+            char name[16];
+            snprintf(name, sizeof name, "s%d", slot);
+            if (fresh) {
+                sent = PQsendPrepare(c->conn, name, stmts[i].sql, stmts[i].nparams, NULL);
+                c->cmds[c->ncmds].stmt = i;
+                c->cmds[c->ncmds++].prep = slot;
+            }
+            if (sent && slot >= 0)
+                sent = PQsendQueryPrepared(c->conn, name, stmts[i].nparams, stmts[i].params, NULL, NULL, 0);
+            else if (sent)
+                sent = PQsendQueryParams(c->conn, stmts[i].sql, stmts[i].nparams, NULL,
+                                         stmts[i].params, NULL, NULL, 0);
+            c->cmds[c->ncmds].stmt = i;
+            c->cmds[c->ncmds++].prep = -1;
+        }
         if (sent)
             sent = PQpipelineSync(c->conn);
     }

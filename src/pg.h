@@ -6,9 +6,13 @@
  * flushes with write interest only while PQflush says so, and reads results
  * on readability until PQgetResult returns NULL.
  *
- * A job of n > 1 statements goes out as one pipeline with one sync: the
- * server runs them as one implicit transaction, so either all take effect
- * or none does. The done callback sees one PGresult per statement.
+ * A job of parametrised statements goes out as one pipeline with one sync:
+ * the server runs them as one implicit transaction, so either all take
+ * effect or none does. Each statement text is prepared on a connection the
+ * first time it is used there (PQsendPrepare in the same pipeline) and
+ * executed by name after that, so it is planned once per connection, not
+ * once per query (at most 128 texts per connection; more run unprepared).
+ * The done callback sees one PGresult per statement.
  *
  * Callbacks run on the base's thread. Inside them the owner may call
  * pg_conn_exec (next job) and pg_conn_reset, never pg_conn_free. */

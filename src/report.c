@@ -3,6 +3,7 @@
 
 #include "duration.h"
 #include "json.h"
+#include "sbuf.h"
 #include "xmalloc.h"
 
 #include <math.h>
@@ -87,7 +88,7 @@ double report_observe(const struct threshold *t, const struct stats_window *cum,
 
 /* ---- JSON ---- */
 
-static void gen_latency(yajl_gen g, const char *key, const struct hist *h)
+void report_gen_latency(yajl_gen g, const char *key, const struct hist *h)
 {
     struct latency_ms l;
     report_latency(h, &l);
@@ -129,8 +130,7 @@ static void gen_status(yajl_gen g, const uint64_t *status)
     yajl_gen_map_close(g);
 }
 
-/* The request-level part shared by the total and each step. */
-static void gen_requests(yajl_gen g, const struct step_stats *ss, double duration_s)
+void report_gen_requests(yajl_gen g, const struct step_stats *ss, double duration_s)
 {
     json_gen_kv_int(g, "requests", (int64_t)ss->requests);
     json_gen_kv_double(g, "rps", duration_s > 0 ? (double)ss->requests / duration_s : 0, 3);
@@ -140,8 +140,8 @@ static void gen_requests(yajl_gen g, const struct step_stats *ss, double duratio
     json_gen_kv_int(g, "bytes_out", (int64_t)ss->bytes_out);
     json_gen_cstr(g, "latency_ms");
     yajl_gen_map_open(g);
-    gen_latency(g, "corrected", &ss->lat);
-    gen_latency(g, "uncorrected", &ss->svc);
+    report_gen_latency(g, "corrected", &ss->lat);
+    report_gen_latency(g, "uncorrected", &ss->svc);
     yajl_gen_map_close(g);
     gen_errors(g, ss->errors);
     gen_status(g, ss->status);
@@ -152,7 +152,7 @@ static void gen_requests(yajl_gen g, const struct step_stats *ss, double duratio
     yajl_gen_map_close(g);
 }
 
-static void iso_time(int64_t wall_ms, char *buf, size_t len)
+void report_iso_time(int64_t wall_ms, char *buf, size_t len)
 {
     time_t t = (time_t)(wall_ms / 1000);
     struct tm tm;
@@ -170,25 +170,25 @@ char *report_summary_json(const struct report_input *in, size_t *len)
     yajl_gen_map_open(g);
     char id[32];
     snprintf(id, sizeof id, "%llu", (unsigned long long)in->run_id);
-    json_gen_kv_str(g, "run_id", id);
+    json_gen_kv_str(g, "run_id", in->run_label && in->run_label[0] ? in->run_label : id);
     char ts[64];
-    iso_time(in->started_wall_ms, ts, sizeof ts);
+    report_iso_time(in->started_wall_ms, ts, sizeof ts);
     json_gen_kv_str(g, "started_at", ts);
     json_gen_kv_str(g, "executor", script_executor_name(sc->load.executor));
     json_gen_kv_double(g, "duration_s", in->duration_s, 3);
     json_gen_kv_double(g, "warmup_s", (double)sc->load.warmup_us / 1e6, 3);
-    gen_requests(g, &total, in->duration_s);
+    report_gen_requests(g, &total, in->duration_s);
     json_gen_kv_int(g, "iterations", (int64_t)in->cum->iterations);
     json_gen_kv_int(g, "dropped_iterations", (int64_t)in->cum->dropped_iterations);
     json_gen_kv_int(g, "interrupted_iterations", (int64_t)in->cum->interrupted_iterations);
-    gen_latency(g, "iteration_duration_ms", &in->cum->iter_dur);
+    report_gen_latency(g, "iteration_duration_ms", &in->cum->iter_dur);
     json_gen_kv_int(g, "vus_max", in->cum->vus_max);
     json_gen_cstr(g, "steps");
     yajl_gen_map_open(g);
     for (int i = 0; i < sc->nsteps; i++) {
         json_gen_cstr(g, sc->steps[i].name);
         yajl_gen_map_open(g);
-        gen_requests(g, &in->cum->steps[i], in->duration_s);
+        report_gen_requests(g, &in->cum->steps[i], in->duration_s);
         yajl_gen_map_close(g);
     }
     yajl_gen_map_close(g);
@@ -325,28 +325,6 @@ int report_series_csv(FILE *f, const struct run_point *pts, int n)
 
 /* ---- text ---- */
 
-struct sbuf {
-    char *s;
-    size_t len, cap;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        b->cap = b->cap * 2 + (size_t)(n > 0 ? n : 256);
-        b->s = xrealloc(b->s, b->cap);
-    }
-}
-
 static const char *human_bytes(uint64_t n, char *buf, size_t len)
 {
     const char *u[] = { "B", "kB", "MB", "GB", "TB" };
@@ -378,20 +356,20 @@ static void latency_row(struct sbuf *b, const char *name, const struct step_stat
     struct latency_ms l;
     report_latency(h, &l);
     double cols[8] = { l.min, l.mean, l.p50, l.p90, l.p95, l.p99, l.p99_9, l.max };
-    sb_printf(b, "  %-16.16s %9llu %9.1f", name, (unsigned long long)ss->requests,
+    sbuf_printf(b, "  %-16.16s %9llu %9.1f", name, (unsigned long long)ss->requests,
               dur > 0 ? (double)ss->requests / dur : 0.0);
     for (int i = 0; i < 8; i++) {
         char c[24];
         fmt_ms(c, sizeof c, cols[i]);
-        sb_printf(b, " %8s", c);
+        sbuf_printf(b, " %8s", c);
     }
-    sb_printf(b, " %8llu\n", (unsigned long long)ss->failed);
+    sbuf_printf(b, " %8llu\n", (unsigned long long)ss->failed);
 }
 
 static void latency_table(struct sbuf *b, const struct report_input *in, const struct step_stats *total,
                           int service)
 {
-    sb_printf(b, "  %-16s %9s %9s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "step", "requests", "req/s",
+    sbuf_printf(b, "  %-16s %9s %9s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "step", "requests", "req/s",
               "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max", "failed");
     if (in->sc->nsteps > 1)
         for (int i = 0; i < in->sc->nsteps; i++)
@@ -403,56 +381,57 @@ static void latency_table(struct sbuf *b, const struct report_input *in, const s
 
 char *report_summary_text(const struct report_input *in)
 {
-    struct sbuf b = { xmalloc(4096), 0, 4096 };
+    struct sbuf b;
+    sbuf_init(&b, 4096);
     const struct script *sc = in->sc;
     struct step_stats total;
     stats_window_total(in->cum, &total);
     char d1[32], d2[32];
-    sb_printf(&b, "\n  executor   %s", script_executor_name(sc->load.executor));
+    sbuf_printf(&b, "\n  executor   %s", script_executor_name(sc->load.executor));
     if (sc->load.warmup_us)
-        sb_printf(&b, " (first %s of warmup not counted)", duration_format(sc->load.warmup_us, d1, sizeof d1));
-    sb_printf(&b, "\n  duration   %.1f s measured%s\n", in->duration_s, in->aborted ? " (aborted)" : "");
-    sb_printf(&b, "  requests   %llu (%.1f/s)   failed %llu (%.2f%%)\n", (unsigned long long)total.requests,
+        sbuf_printf(&b, " (first %s of warmup not counted)", duration_format(sc->load.warmup_us, d1, sizeof d1));
+    sbuf_printf(&b, "\n  duration   %.1f s measured%s\n", in->duration_s, in->aborted ? " (aborted)" : "");
+    sbuf_printf(&b, "  requests   %llu (%.1f/s)   failed %llu (%.2f%%)\n", (unsigned long long)total.requests,
               in->duration_s > 0 ? (double)total.requests / in->duration_s : 0.0,
               (unsigned long long)total.failed,
               total.requests ? 100.0 * (double)total.failed / (double)total.requests : 0.0);
-    sb_printf(&b, "  iterations %llu   dropped %llu   interrupted %llu   vus max %u\n",
+    sbuf_printf(&b, "  iterations %llu   dropped %llu   interrupted %llu   vus max %u\n",
               (unsigned long long)in->cum->iterations, (unsigned long long)in->cum->dropped_iterations,
               (unsigned long long)in->cum->interrupted_iterations, in->cum->vus_max);
-    sb_printf(&b, "  data       received %s   sent %s\n", human_bytes(total.bytes_in, d1, sizeof d1),
+    sbuf_printf(&b, "  data       received %s   sent %s\n", human_bytes(total.bytes_in, d1, sizeof d1),
               human_bytes(total.bytes_out, d2, sizeof d2));
     int open = script_load_is_open(&sc->load);
-    sb_printf(&b, "\n  latency in ms, %s\n",
+    sbuf_printf(&b, "\n  latency in ms, %s\n",
               open ? "from when each request was due (corrected for coordinated omission)"
                    : "from when each request was sent");
     latency_table(&b, in, &total, 0);
     if (open) {
-        sb_printf(&b, "\n  service time in ms, from when each request was sent (uncorrected)\n");
+        sbuf_printf(&b, "\n  service time in ms, from when each request was sent (uncorrected)\n");
         latency_table(&b, in, &total, 1);
     }
-    sb_printf(&b, "\n  status     ");
+    sbuf_printf(&b, "\n  status     ");
     int any = 0;
     for (int i = 0; i < STATUS_SLOTS; i++)
         if (total.status[i]) {
-            sb_printf(&b, "%s%d: %llu", any ? ", " : "", i + STATUS_MIN, (unsigned long long)total.status[i]);
+            sbuf_printf(&b, "%s%d: %llu", any ? ", " : "", i + STATUS_MIN, (unsigned long long)total.status[i]);
             any = 1;
         }
-    sb_printf(&b, "%s\n  errors     ", any ? "" : "none");
+    sbuf_printf(&b, "%s\n  errors     ", any ? "" : "none");
     any = 0;
     for (int i = 0; i < ERR_COUNT; i++)
         if (total.errors[i]) {
-            sb_printf(&b, "%s%s: %llu", any ? ", " : "", err_kind_name((enum err_kind)i),
+            sbuf_printf(&b, "%s%s: %llu", any ? ", " : "", err_kind_name((enum err_kind)i),
                       (unsigned long long)total.errors[i]);
             any = 1;
         }
-    sb_printf(&b, "%s\n", any ? "" : "none");
+    sbuf_printf(&b, "%s\n", any ? "" : "none");
     uint64_t nck = total.checks_passed + total.checks_failed;
     if (nck)
-        sb_printf(&b, "  checks     %llu passed, %llu failed (%.2f%% passed)\n",
+        sbuf_printf(&b, "  checks     %llu passed, %llu failed (%.2f%% passed)\n",
                   (unsigned long long)total.checks_passed, (unsigned long long)total.checks_failed,
                   100.0 * (double)total.checks_passed / (double)nck);
     if (sc->nthresholds) {
-        sb_printf(&b, "\n  thresholds\n");
+        sbuf_printf(&b, "\n  thresholds\n");
         for (int i = 0; i < sc->nthresholds; i++) {
             const struct threshold *t = &sc->thresholds[i];
             char obs[32];
@@ -460,11 +439,11 @@ char *report_summary_text(const struct report_input *in)
                 snprintf(obs, sizeof obs, "no data");
             else
                 snprintf(obs, sizeof obs, "%.3f", in->observed[i]);
-            sb_printf(&b, "  %s %-36s %-16s observed %s\n", in->ok[i] ? "ok  " : "FAIL", t->metric_text,
+            sbuf_printf(&b, "  %s %-36s %-16s observed %s\n", in->ok[i] ? "ok  " : "FAIL", t->metric_text,
                       t->expr_text, obs);
         }
     }
     if (in->aborted && in->abort_reason)
-        sb_printf(&b, "\n  aborted: %s\n", in->abort_reason);
+        sbuf_printf(&b, "\n  aborted: %s\n", in->abort_reason);
     return b.s;
 }

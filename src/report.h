@@ -23,6 +23,7 @@ void report_latency(const struct hist *h, struct latency_ms *out);
 /* Everything a summary is made of. */
 struct report_input {
     uint64_t run_id;
+    const char *run_label;          /* shown as run_id instead when set */
     const struct script *sc;
     const struct stats_window *cum; /* measured part (warmup excluded) */
     double duration_s;              /* measured time */
@@ -47,6 +48,15 @@ void report_point(struct run_point *p, uint32_t second, double span_s, int warmu
 /* The published JSON of one second: caller frees. */
 char *report_point_json(uint64_t run_id, const struct run_point *p, const struct script *sc,
                         const struct stats_window *w, size_t *len);
+/* The request-level members shared by the summary's total, its steps and
+ * the REST series: requests, rps (over duration_s), failed, failed_rate,
+ * bytes, latency_ms {corrected, uncorrected}, errors, status_codes, checks.
+ * g is inside an open map. */
+void report_gen_requests(yajl_gen g, const struct step_stats *ss, double duration_s);
+/* key: {"min", "mean", "p50", ..., "max", "count"} in ms. */
+void report_gen_latency(yajl_gen g, const char *key, const struct hist *h);
+/* "2026-11-23T10:58:38.072Z" */
+void report_iso_time(int64_t wall_ms, char *buf, size_t len);
 /* The series as CSV with a header line; 0 or -1 (errno set). */
 int report_series_csv(FILE *f, const struct run_point *pts, int n);
 

@@ -32,7 +32,8 @@ void router_add(struct router *r, unsigned methods, const char *pattern, void *h
         r->cap = r->cap ? r->cap * 2 : 16;
         r->routes = xrealloc(r->routes, r->cap * sizeof *r->routes);
     }
-    r->routes[r->n++] = (struct route){ methods, pattern, handler, flags };
+    r->routes[r->n] = (struct route){ methods, pattern, handler, flags, (unsigned)r->n };
+    r->n++;
 }
 
 /* Split "/a/b/c" into segments (pointers into s, lengths). -1 if too many. */
@@ -119,4 +120,9 @@ const char *route_param(const struct route_match *m, const char *name)
 const struct route *router_route(const struct router *r, size_t i)
 {
     return i < r->n ? &r->routes[i] : NULL;
+}
+
+size_t router_count(const struct router *r)
+{
+    return r->n;
 }

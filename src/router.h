@@ -18,6 +18,7 @@ struct route {
     const char *pattern; /* borrowed: a string literal */
     void *handler;
     unsigned flags;      /* caller-defined */
+    unsigned index;      /* position in the router: 0, 1, ... */
 };
 
 struct route_match {
@@ -43,5 +44,6 @@ int router_match(const struct router *r, unsigned method, const char *path, stru
 const char *route_param(const struct route_match *m, const char *name);
 /* Iterate the routes (for docs and checks). NULL after the last. */
 const struct route *router_route(const struct router *r, size_t i);
+size_t router_count(const struct router *r);
 
 #endif

@@ -32,22 +32,6 @@
 
 typedef char path_t[sizeof ((struct json_err *)0)->field];
 
-/* Set e to "<path>: <message>" with field = path; returns -1. */
-static int fail(struct json_err *e, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct json_err *e, const char *path, const char *fmt, ...)
-{
-    char msg[sizeof e->message];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (path && *path)
-        json_err_set(e, path, "%s: %s", path, msg);
-    else
-        json_err_set(e, "", "%s", msg);
-    return -1;
-}
 
 /* ---- generic field helpers ---- */
 
@@ -85,9 +69,9 @@ static int check_keys(yajl_val obj, const char *parent, const char *const *allow
         for (const char *const *al = allowed; *al; al++) {
             squash(*al, b, sizeof b);
             if (strcmp(a, b) == 0)
-                return fail(e, path, "unknown field (did you mean \"%s\"?)", *al);
+                return json_fail(e, path, "unknown field (did you mean \"%s\"?)", *al);
         }
-        return fail(e, path, "unknown field");
+        return json_fail(e, path, "unknown field");
     }
     return 0;
 }
@@ -102,7 +86,7 @@ static int get_object(yajl_val obj, const char *parent, const char *key, int req
     if (!v)
         return rc;
     if (!YAJL_IS_OBJECT(v))
-        return fail(e, path, "expected an object, got %s", json_type_name(v));
+        return json_fail(e, path, "expected an object, got %s", json_type_name(v));
     *out = v;
     return 0;
 }
@@ -119,13 +103,13 @@ static int get_duration(yajl_val obj, const char *parent, const char *key, int r
     if (YAJL_IS_STRING(v)) {
         if (duration_parse(v->u.string, out) == 0)
             return 0;
-        return fail(e, path, "expected a duration like \"30s\" (units: us, ms, s, m, h), got \"%.40s\"",
+        return json_fail(e, path, "expected a duration like \"30s\" (units: us, ms, s, m, h), got \"%.40s\"",
                     v->u.string);
     }
     if (YAJL_IS_NUMBER(v))
-        return fail(e, path, "expected a duration like \"30s\", got %.40s (a bare number has no unit)",
+        return json_fail(e, path, "expected a duration like \"30s\", got %.40s (a bare number has no unit)",
                     v->u.number.r);
-    return fail(e, path, "expected a duration like \"30s\", got %s", json_type_name(v));
+    return json_fail(e, path, "expected a duration like \"30s\", got %s", json_type_name(v));
 }
 
 static int get_positive_duration(yajl_val obj, const char *parent, const char *key, int required,
@@ -134,7 +118,7 @@ static int get_positive_duration(yajl_val obj, const char *parent, const char *k
     int rc = get_duration(obj, parent, key, required, out, e);
     if (rc == 0 && *out == 0) {
         path_t path;
-        return fail(e, json_path(path, sizeof path, parent, key), "must be longer than 0");
+        return json_fail(e, json_path(path, sizeof path, parent, key), "must be longer than 0");
     }
     return rc;
 }
@@ -391,17 +375,17 @@ static int parse_name(struct script *s, yajl_val step, const char *sp, int idx, 
         return -1;
     size_t n = strlen(name);
     if (n == 0)
-        return fail(e, path, "must not be empty");
+        return json_fail(e, path, "must not be empty");
     if (n > MAX_STEP_NAME)
-        return fail(e, path, "longer than %d characters", MAX_STEP_NAME);
+        return json_fail(e, path, "longer than %d characters", MAX_STEP_NAME);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)name[i];
         if (!isalnum(c) && c != '_' && c != '.' && c != '-')
-            return fail(e, path, "\"%s\": use only letters, digits, '_', '.' and '-'", name);
+            return json_fail(e, path, "\"%s\": use only letters, digits, '_', '.' and '-'", name);
     }
     for (int i = 0; i < idx; i++)
         if (strcmp(s->steps[i].name, name) == 0)
-            return fail(e, path, "\"%s\" is already the name of steps[%d]", name, i);
+            return json_fail(e, path, "\"%s\" is already the name of steps[%d]", name, i);
     s->steps[idx].name = xstrdup(name);
     return 0;
 }
@@ -425,7 +409,7 @@ static int parse_method(struct script_step *st, yajl_val step, const char *sp, s
             }
     }
     path_t path;
-    return fail(e, json_path(path, sizeof path, sp, "method"),
+    return json_fail(e, json_path(path, sizeof path, sp, "method"),
                 "\"%.20s\" is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS", m);
 }
 
@@ -439,15 +423,15 @@ static int parse_where(struct script *s, struct script_step *st, yajl_val step, 
         json_get_string(step, sp, "url", 0, &url, e) < 0)
         return -1;
     if (rel && url)
-        return fail(e, sp, "has both path and url; give one");
+        return json_fail(e, sp, "has both path and url; give one");
     if (!rel && !url)
-        return fail(e, sp, "needs a path (sent to the top-level target) or a url");
+        return json_fail(e, sp, "needs a path (sent to the top-level target) or a url");
     char err[256];
     if (url) {
         json_path(path, sizeof path, sp, "url");
         struct script_origin o;
         if (script_parse_url(url, &o, &st->target, err, sizeof err) < 0)
-            return fail(e, path, "%s", err);
+            return json_fail(e, path, "%s", err);
         st->origin = intern_origin(s, &o);
         script_origin_deinit(&o);
         return 0;
@@ -455,17 +439,17 @@ static int parse_where(struct script *s, struct script_step *st, yajl_val step, 
     json_path(path, sizeof path, sp, "path");
     if (rel[0] != '/') {
         if (strstr(rel, "://"))
-            return fail(e, path, "must start with \"/\" (for an absolute URL use \"url\")");
-        return fail(e, path, "must start with \"/\", got \"%.40s\"", rel);
+            return json_fail(e, path, "must start with \"/\" (for an absolute URL use \"url\")");
+        return json_fail(e, path, "must start with \"/\", got \"%.40s\"", rel);
     }
     size_t n = strcspn(rel, "#");
     if (n > MAX_URL)
-        return fail(e, path, "longer than %d bytes", MAX_URL);
+        return json_fail(e, path, "longer than %d bytes", MAX_URL);
     if (check_target_chars(rel, n, err, sizeof err) < 0)
-        return fail(e, path, "%s", err);
+        return json_fail(e, path, "%s", err);
     if (!b->have) {
         /* Say which step needs it: the fix is at the top level. */
-        return fail(e, "target", "required because %s uses a path (or give every step a url)", sp);
+        return json_fail(e, "target", "required because %s uses a path (or give every step a url)", sp);
     }
     st->origin = intern_origin(s, &b->origin);
     st->target = xasprintf("%s%.*s", b->prefix, (int)n, rel);
@@ -489,7 +473,7 @@ static int parse_headers(struct script_step *st, yajl_val step, const char *sp, 
         return rc < 0 ? -1 : 0;
     size_t n = h->u.object.len;
     if (n > MAX_HEADERS)
-        return fail(e, hp, "at most %d headers", MAX_HEADERS);
+        return json_fail(e, hp, "at most %d headers", MAX_HEADERS);
     /* +1: room for a default Content-Type added by parse_body */
     st->headers = xcalloc(n + 1, sizeof *st->headers);
     for (size_t i = 0; i < n; i++) {
@@ -497,25 +481,25 @@ static int parse_headers(struct script_step *st, yajl_val step, const char *sp, 
         yajl_val v = h->u.object.values[i];
         json_path(path, sizeof path, hp, name);
         if (!*name)
-            return fail(e, path, "empty header name");
+            return json_fail(e, path, "empty header name");
         for (const char *c = name; *c; c++)
             if (!is_tchar((unsigned char)*c))
-                return fail(e, path, "\"%.40s\" is not a valid header name", name);
+                return json_fail(e, path, "\"%.40s\" is not a valid header name", name);
         for (const char *const *f = forbidden; *f; f++)
             if (strcasecmp(*f, name) == 0)
-                return fail(e, path, "%s is set by Stampede and cannot be given", *f);
+                return json_fail(e, path, "%s is set by Stampede and cannot be given", *f);
         for (int j = 0; j < st->nheaders; j++)
             if (strcasecmp(st->headers[j].name, name) == 0)
-                return fail(e, path, "given twice (header names are case-insensitive)");
+                return json_fail(e, path, "given twice (header names are case-insensitive)");
         if (!YAJL_IS_STRING(v))
-            return fail(e, path, "expected a string, got %s", json_type_name(v));
+            return json_fail(e, path, "expected a string, got %s", json_type_name(v));
         for (const char *c = v->u.string; *c; c++) {
             if (*c == '\r' || *c == '\n')
-                return fail(e, path, "the value must not contain CR or LF");
+                return json_fail(e, path, "the value must not contain CR or LF");
             if ((unsigned char)*c < 0x20 && *c != '\t')
-                return fail(e, path, "the value must not contain control characters");
+                return json_fail(e, path, "the value must not contain control characters");
             if (*c == 0x7f)
-                return fail(e, path, "the value must not contain control characters");
+                return json_fail(e, path, "the value must not contain control characters");
         }
         st->headers[st->nheaders].name = xstrdup(name);
         st->headers[st->nheaders].value = xstrdup(v->u.string);
@@ -565,7 +549,7 @@ static int parse_body(struct script_step *st, yajl_val step, const char *sp, str
     }
     if (!YAJL_IS_OBJECT(v) && !YAJL_IS_ARRAY(v)) {
         path_t path;
-        return fail(e, json_path(path, sizeof path, sp, "body"),
+        return json_fail(e, json_path(path, sizeof path, sp, "body"),
                     "expected a string, an object or an array, got %s", json_type_name(v));
     }
     yajl_gen g = json_gen_new();
@@ -599,17 +583,17 @@ static int parse_checks(struct script_step *st, yajl_val step, const char *sp, s
     if (YAJL_IS_INTEGER(v)) {
         long long n = YAJL_GET_INTEGER(v);
         if (n < 100 || n > 599)
-            return fail(e, path, "must be between 100 and 599");
+            return json_fail(e, path, "must be between 100 and 599");
         st->checks.status = (int)n;
     } else if (YAJL_IS_STRING(v)) {
         const char *s = v->u.string;
         if (strlen(s) != 3 || s[0] < '2' || s[0] > '5' || tolower((unsigned char)s[1]) != 'x' ||
             tolower((unsigned char)s[2]) != 'x')
-            return fail(e, path, "expected a status code like 200 or a class \"2xx\" to \"5xx\", got \"%.20s\"",
+            return json_fail(e, path, "expected a status code like 200 or a class \"2xx\" to \"5xx\", got \"%.20s\"",
                         s);
         st->checks.status_class = s[0] - '0';
     } else if (v) {
-        return fail(e, path, "expected a status code like 200 or a class like \"2xx\", got %s",
+        return json_fail(e, path, "expected a status code like 200 or a class like \"2xx\", got %s",
                     json_type_name(v));
     }
 
@@ -620,9 +604,9 @@ static int parse_checks(struct script_step *st, yajl_val step, const char *sp, s
     if (rc == 0) {
         json_path(path, sizeof path, cp, "body_contains");
         if (!*bc)
-            return fail(e, path, "must not be empty");
+            return json_fail(e, path, "must not be empty");
         if (strcmp(st->method, "HEAD") == 0)
-            return fail(e, path, "a response to HEAD has no body");
+            return json_fail(e, path, "a response to HEAD has no body");
         st->checks.body_contains = xstrdup(bc);
     }
     if (get_positive_duration(c, cp, "max_latency", 0, &st->checks.max_latency_us, e) < 0)
@@ -638,7 +622,7 @@ static int parse_step(struct script *s, yajl_val v, int idx, const struct base *
     path_t sp;
     json_path_index(sp, sizeof sp, "steps", (size_t)idx);
     if (!YAJL_IS_OBJECT(v))
-        return fail(e, sp, "expected an object, got %s", json_type_name(v));
+        return json_fail(e, sp, "expected an object, got %s", json_type_name(v));
     if (check_keys(v, sp, keys, e) < 0)
         return -1;
     struct script_step *st = &s->steps[idx];
@@ -735,9 +719,9 @@ static int parse_stages(struct script_load *l, yajl_val load, struct json_err *e
         return -1;
     }
     if (!YAJL_IS_ARRAY(a))
-        return fail(e, "load.stages", "expected an array, got %s", json_type_name(a));
+        return json_fail(e, "load.stages", "expected an array, got %s", json_type_name(a));
     if (a->u.array.len < 1 || a->u.array.len > MAX_STAGES)
-        return fail(e, "load.stages", "expected 1 to %d stages, got %zu", MAX_STAGES,
+        return json_fail(e, "load.stages", "expected 1 to %d stages, got %zu", MAX_STAGES,
                     a->u.array.len);
     int vus = l->executor == EXEC_RAMPING_VUS;
     l->stages = xcalloc(a->u.array.len, sizeof *l->stages);
@@ -748,7 +732,7 @@ static int parse_stages(struct script_load *l, yajl_val load, struct json_err *e
         json_path_index(sp, sizeof sp, "load.stages", (size_t)i);
         yajl_val v = a->u.array.values[i];
         if (!YAJL_IS_OBJECT(v))
-            return fail(e, sp, "expected an object, got %s", json_type_name(v));
+            return json_fail(e, sp, "expected an object, got %s", json_type_name(v));
         if (check_keys(v, sp, keys, e) < 0 ||
             get_duration(v, sp, "duration", 1, &l->stages[i].duration_us, e) < 0)
             return -1;
@@ -763,9 +747,9 @@ static int parse_stages(struct script_load *l, yajl_val load, struct json_err *e
         any |= l->stages[i].target > 0;
     }
     if (script_load_duration_us(l) == 0)
-        return fail(e, "load.stages", "the stages add up to 0s; give at least one a duration");
+        return json_fail(e, "load.stages", "the stages add up to 0s; give at least one a duration");
     if (!any)
-        return fail(e, "load.stages", "every stage targets 0 and so does %s: nothing would run",
+        return json_fail(e, "load.stages", "every stage targets 0 and so does %s: nothing would run",
                     vus ? "start_vus" : "start_rate");
     return 0;
 }
@@ -779,7 +763,7 @@ static int parse_arrival(struct script_load *l, yajl_val load, struct json_err *
     if (get_int(load, "load", "max_vus", 0, 1, MAX_VUS, &l->max_vus, e) < 0)
         return -1;
     if (l->max_vus < l->pre_allocated_vus)
-        return fail(e, "load.max_vus", "must be at least pre_allocated_vus (%d)",
+        return json_fail(e, "load.max_vus", "must be at least pre_allocated_vus (%d)",
                     l->pre_allocated_vus);
     return 0;
 }
@@ -797,7 +781,7 @@ static int parse_load(struct script_load *l, yajl_val root, struct json_err *e)
         if (strcmp(exec_names[x], ex) == 0)
             break;
     if (x == NEXEC)
-        return fail(e, "load.executor",
+        return json_fail(e, "load.executor",
                     "unknown executor \"%.40s\"; expected constant-vus, ramping-vus, "
                     "constant-arrival-rate, ramping-arrival-rate or per-vu-iterations",
                     ex);
@@ -816,11 +800,11 @@ static int parse_load(struct script_load *l, yajl_val root, struct json_err *e)
         if (strcmp(k, "think_time") == 0 && !open)
             continue;
         if (strcmp(k, "think_time") == 0)
-            return fail(e, path,
+            return json_fail(e, path,
                         "not used by %s: an arrival-rate executor starts iterations on a "
                         "schedule, so there is no pause between them (lower the rate instead)",
                         ex);
-        return fail(e, path, "not used by %s", ex);
+        return json_fail(e, path, "not used by %s", ex);
     }
 
     l->time_unit_us = DEFAULT_TIME_UNIT_US;
@@ -840,7 +824,7 @@ static int parse_load(struct script_load *l, yajl_val root, struct json_err *e)
         if (json_get_number(load, "load", "rate", 1, 0, MAX_RATE, &l->rate, e) < 0)
             return -1;
         if (l->rate <= 0)
-            return fail(e, "load.rate", "must be greater than 0");
+            return json_fail(e, "load.rate", "must be greater than 0");
         if (get_positive_duration(load, "load", "duration", 1, &l->duration_us, e) < 0 ||
             parse_arrival(l, load, e) < 0)
             return -1;
@@ -866,7 +850,7 @@ static int parse_load(struct script_load *l, yajl_val root, struct json_err *e)
     uint64_t total = script_load_duration_us(l);
     if (l->warmup_us && l->warmup_us >= total) {
         char d[32];
-        return fail(e, "load.warmup", "must be shorter than the load (%s)",
+        return json_fail(e, "load.warmup", "must be shorter than the load (%s)",
                     duration_format(total, d, sizeof d));
     }
     return 0;
@@ -903,15 +887,15 @@ static int parse_threshold(struct script *s, enum threshold_metric m, int step, 
             return -1;
         json_path(xp, sizeof xp, ep, "threshold");
     } else {
-        return fail(e, ep, "expected an expression like \"p(95)<200\" or an object with "
+        return json_fail(e, ep, "expected an expression like \"p(95)<200\" or an object with "
                            "\"threshold\", got %s",
                     json_type_name(v));
     }
     if (strlen(expr) > MAX_EXPR)
-        return fail(e, xp, "longer than %d characters", MAX_EXPR);
+        return json_fail(e, xp, "longer than %d characters", MAX_EXPR);
     char err[256];
     if (threshold_parse_expr(m, expr, &t, err, sizeof err) < 0)
-        return fail(e, xp, "%s", err);
+        return json_fail(e, xp, "%s", err);
     t.metric_text = xstrdup(mtext);
     t.expr_text = xstrdup(expr);
     s->thresholds = xrealloc(s->thresholds, (size_t)(s->nthresholds + 1) * sizeof *s->thresholds);
@@ -933,24 +917,24 @@ static int parse_thresholds(struct script *s, yajl_val root, struct json_err *e)
         enum threshold_metric m;
         char sname[MAX_STEP_NAME + 1], err[320];
         if (threshold_parse_metric(mtext, &m, sname, sizeof sname, err, sizeof err) < 0)
-            return fail(e, mp, "%s", err);
+            return json_fail(e, mp, "%s", err);
         int step = -1;
         if (sname[0]) {
             for (int j = 0; j < s->nsteps && step < 0; j++)
                 if (strcmp(s->steps[j].name, sname) == 0)
                     step = j;
             if (step < 0)
-                return fail(e, mp, "no step is named \"%s\"", sname);
+                return json_fail(e, mp, "no step is named \"%s\"", sname);
         }
         if (m == TM_CHECKS && !any_checks(s, step))
-            return step < 0 ? fail(e, mp, "no step has checks, so there is nothing to count")
-                            : fail(e, mp, "step \"%s\" has no checks, so there is nothing to count",
+            return step < 0 ? json_fail(e, mp, "no step has checks, so there is nothing to count")
+                            : json_fail(e, mp, "step \"%s\" has no checks, so there is nothing to count",
                                    sname);
         if (!YAJL_IS_ARRAY(a))
-            return fail(e, mp, "expected an array of expressions like [\"p(95)<200\"], got %s",
+            return json_fail(e, mp, "expected an array of expressions like [\"p(95)<200\"], got %s",
                         json_type_name(a));
         if (a->u.array.len == 0)
-            return fail(e, mp, "empty: give at least one expression");
+            return json_fail(e, mp, "empty: give at least one expression");
         for (size_t j = 0; j < a->u.array.len; j++) {
             path_t ep;
             json_path_index(ep, sizeof ep, mp, j);
@@ -972,11 +956,11 @@ static int parse_target(yajl_val root, struct base *b, struct json_err *e)
     char err[256];
     char *tp;
     if (script_parse_url(t, &b->origin, &tp, err, sizeof err) < 0)
-        return fail(e, "target", "%s", err);
+        return json_fail(e, "target", "%s", err);
     b->have = 1;
     if (strchr(tp, '?')) {
         free(tp);
-        return fail(e, "target", "must not have a query (put it in each step's path)");
+        return json_fail(e, "target", "must not have a query (put it in each step's path)");
     }
     size_t n = strlen(tp);
     while (n > 0 && tp[n - 1] == '/')
@@ -993,9 +977,9 @@ static int parse_steps(struct script *s, yajl_val root, const struct base *b, st
         return -1;
     }
     if (!YAJL_IS_ARRAY(a))
-        return fail(e, "steps", "expected an array, got %s", json_type_name(a));
+        return json_fail(e, "steps", "expected an array, got %s", json_type_name(a));
     if (a->u.array.len < 1 || a->u.array.len > MAX_STEPS)
-        return fail(e, "steps", "expected 1 to %d steps, got %zu", MAX_STEPS, a->u.array.len);
+        return json_fail(e, "steps", "expected 1 to %d steps, got %zu", MAX_STEPS, a->u.array.len);
     /* All slots exist from here on, zeroed, so script_free can release a
      * half-built array. */
     s->steps = xcalloc(a->u.array.len, sizeof *s->steps);
@@ -1014,10 +998,10 @@ static int parse_options(struct script *s, yajl_val root, struct json_err *e)
     if (json_get_string(root, "", "user_agent", 0, &ua, e) < 0)
         return -1;
     if (!*ua)
-        return fail(e, "user_agent", "must not be empty (leave it out for the default)");
+        return json_fail(e, "user_agent", "must not be empty (leave it out for the default)");
     for (const char *c = ua; *c; c++)
         if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
-            return fail(e, "user_agent", "must not contain control characters (CR, LF, ...)");
+            return json_fail(e, "user_agent", "must not contain control characters (CR, LF, ...)");
     s->user_agent = xstrdup(ua);
     return 0;
 }
@@ -1028,7 +1012,7 @@ int script_from_json(yajl_val root, struct script **out, struct json_err *e)
                                         "insecure_skip_tls_verify", "user_agent", NULL };
     *out = NULL;
     if (!YAJL_IS_OBJECT(root))
-        return fail(e, "", "expected a JSON object at the top level, got %s",
+        return json_fail(e, "", "expected a JSON object at the top level, got %s",
                     json_type_name(root));
     if (check_keys(root, "", keys, e) < 0)
         return -1;

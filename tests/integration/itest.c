@@ -221,6 +221,13 @@ int itest_server_start(struct itest_server *s, const char *dsn, const char *redi
     return -1;
 }
 
+void itest_server_start_healthy(struct itest_server *s, const char *const *extra)
+{
+    int st = 0;
+    ck_assert_msg(itest_server_start(s, NULL, NULL, extra, &st) == 0, "server exited with %d", st);
+    ck_assert_msg(itest_wait_health(s->port, 200, 10000) == 0, "server never became healthy (log %s)", s->log);
+}
+
 int itest_server_wait(struct itest_server *s, int timeout_ms)
 {
     if (s->pid <= 0)

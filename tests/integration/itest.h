@@ -42,6 +42,9 @@ struct itest_server {
  * 0, or -1 if the process exited first (its status in *exit_status). */
 int itest_server_start(struct itest_server *s, const char *dsn, const char *redis_url,
                        const char *const *extra, int *exit_status);
+/* Start it on the stack with extra args and wait until /healthz answers
+ * 200; the test fails otherwise. */
+void itest_server_start_healthy(struct itest_server *s, const char *const *extra);
 /* Wait for the server to exit by itself; its exit status, or -1. */
 int itest_server_wait(struct itest_server *s, int timeout_ms);
 /* SIGTERM and wait (up to timeout_ms); returns the exit status or -1. */

@@ -44,7 +44,7 @@ static void setup(void)
     struct loop *l0 = loop_group_get(p.g, 0);
     struct bus_config bc = { NULL, "stampede" };
     bus = bus_new(l0, &bc, err, sizeof err);
-    struct metrics_config mc = { bus, "stampede" };
+    struct metrics_config mc = { .bus = bus, .prefix = "stampede" };
     metrics = metrics_new(l0, &mc);
     struct runs_config rc = { p.g, metrics };
     runs = runs_new(l0, &rc);

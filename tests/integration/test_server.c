@@ -18,9 +18,7 @@ static struct itest_server srv;
 
 static void start_default(void)
 {
-    int st = 0;
-    ck_assert_msg(itest_server_start(&srv, NULL, NULL, NULL, &st) == 0, "server exited with %d", st);
-    ck_assert_msg(itest_wait_health(srv.port, 200, 10000) == 0, "server never became healthy");
+    itest_server_start_healthy(&srv, NULL);
 }
 
 static void stop_default(void)

@@ -114,6 +114,56 @@ START_TEST(error_body_shape)
 }
 END_TEST
 
+/* Apply patch to base as a merge patch and return the text. */
+static char *merged(const char *base, const char *patch)
+{
+    struct json_err e;
+    yajl_val b = json_parse(base, strlen(base), JSON_MAX_DEPTH, &e);
+    yajl_val p = json_parse(patch, strlen(patch), JSON_MAX_DEPTH, &e);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_nonnull(p);
+    yajl_gen g = json_gen_new();
+    json_gen_merged(g, b, p);
+    yajl_tree_free(b);
+    yajl_tree_free(p);
+    return json_gen_finish(g, NULL);
+}
+
+START_TEST(merge_patch_follows_rfc7386)
+{
+    static const struct {
+        const char *base, *patch, *want;
+    } cases[] = {
+        { "{\"a\":\"b\"}", "{\"a\":\"c\"}", "{\"a\":\"c\"}" },
+        { "{\"a\":\"b\"}", "{\"b\":\"c\"}", "{\"a\":\"b\",\"b\":\"c\"}" },
+        { "{\"a\":\"b\"}", "{\"a\":null}", "{}" },
+        { "{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}" },
+        { "{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}" },
+        { "{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}" },
+        { "{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}", "{\"a\":{\"b\":\"d\"}}" },
+        { "{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}" },
+        { "{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}" },
+        { "{}", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}" },
+        /* numbers keep the text they were written with */
+        { "{\"load\":{\"rate\":1.50,\"vus\":10}}", "{\"load\":{\"vus\":2e1}}",
+          "{\"load\":{\"rate\":1.50,\"vus\":2e1}}" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = merged(cases[i].base, cases[i].patch);
+        ck_assert_msg(strcmp(got, cases[i].want) == 0, "case %zu: %s, want %s", i, got, cases[i].want);
+        free(got);
+    }
+}
+END_TEST
+
+START_TEST(quote_escapes)
+{
+    char *q = json_quote("a\"b\\c\n");
+    ck_assert_str_eq(q, "\"a\\\"b\\\\c\\n\"");
+    free(q);
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -123,6 +173,8 @@ static Suite *json_suite(void)
     tcase_add_test(tc, typed_getters_name_the_field);
     tcase_add_test(tc, numbers_are_formatted_by_us);
     tcase_add_test(tc, error_body_shape);
+    tcase_add_test(tc, merge_patch_follows_rfc7386);
+    tcase_add_test(tc, quote_escapes);
     suite_add_tcase(s, tc);
     return s;
 }

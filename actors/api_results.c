@@ -1,0 +1,706 @@
+/* api_results: what a run measured — its summary, its per-second series
+ * re-aggregated from the stored histograms at any resolution and window,
+ * its events, comparisons against a baseline run, and exports for CI
+ * (CSV series, JUnit XML of the thresholds). */
+#include "api.h"
+
+#include "sbuf.h"
+#include "series.h"
+#include "xmalloc.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SERIES_MAX_ROWS 20000
+#define EVENTS_DEFAULT 100
+#define EVENTS_MAX 1000
+#define COMPARE_MAX 10
+
+/* ---- summary ---- */
+
+static void on_summary(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    if (r->status != STORE_OK) {
+        api_store_error(c, r, NULL);
+    } else if (PQntuples(r->res[0]) == 0) {
+        http_reply_error(c, 404, "not_found", "id", "no run with id %s", http_param(c, "id"));
+    } else if (r->n > 1 && PQntuples(r->res[1]) == 0) {
+        http_reply_error(c, 404, "not_found", "script_id", "the run has no script %s", http_query(c, "script_id"));
+    } else {
+        const PGresult *res = r->res[r->n - 1];
+        if (PQgetisnull(res, 0, 1)) {
+            http_reply_error(c, 409, "not_ready", NULL, "no summary yet: the run is %s",
+                             PQgetvalue(r->res[0], 0, 0));
+        } else {
+            const char *s = PQgetvalue(res, 0, 1);
+            http_reply(c, 200, s, strlen(s));
+        }
+    }
+    msg_free(m);
+}
+
+static void get_summary(struct http_ctx *c)
+{
+    const char *id = api_path_uuid(c, "id", "run"), *sid;
+    if (!id || api_query_uuid(c, "script_id", &sid) < 0)
+        return;
+    struct store_query *q = store_query_new();
+    store_query_add(q, "SELECT status, summary::text FROM runs WHERE id = $1", 1, &id);
+    if (sid) {
+        const char *p[2] = { id, sid };
+        store_query_add(q, "SELECT status, summary::text FROM run_scripts WHERE run_id = $1 AND script_id = $2",
+                        2, p);
+    }
+    api_store_call(c, q, on_summary);
+}
+
+/* ---- series ---- */
+
+struct series_req {
+    uint32_t res_s;  /* bucket width in seconds; 0 = one bucket for everything */
+};
+
+/* Rows come ordered by second, script, warmup. A bucket's span is, per
+ * second, the longest any script covered (scripts of a scenario run side
+ * by side); the split rows of a warmup boundary add up within a script. */
+static void on_series(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    const struct series_req *sr = http_udata(c);
+    if (r->status != STORE_OK) {
+        api_store_error(c, r, NULL);
+        msg_free(m);
+        return;
+    }
+    if (PQgetvalue(r->res[0], 0, 0)[0] != 't') {
+        http_reply_error(c, 404, "not_found", "id", "no run with id %s", http_param(c, "id"));
+        msg_free(m);
+        return;
+    }
+    const PGresult *res = r->res[1];
+    int n = PQntuples(res);
+    if (n > SERIES_MAX_ROWS) {
+        http_reply_error(c, 400, "invalid", "to",
+                         "the window holds more than %d rows: narrow it with from/to", SERIES_MAX_ROWS);
+        msg_free(m);
+        return;
+    }
+    struct series_acc *a = xmalloc(sizeof *a);
+    yajl_gen g = json_gen_new();
+    yajl_gen_map_open(g);
+    json_gen_cstr(g, "items");
+    yajl_gen_array_open(g);
+    int open = 0, bad = 0;
+    long cur_sec = -1;
+    const char *cur_script = NULL;
+    uint64_t sec_max = 0, script_span = 0;
+    for (int i = 0; i < n && !bad; i++) {
+        uint32_t second = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
+        const char *script = PQgetvalue(res, i, 0);
+        uint64_t span = strtoull(PQgetvalue(res, i, 3), NULL, 10);
+        uint32_t b = sr->res_s ? second / sr->res_s * sr->res_s : 0;
+        if ((long)second != cur_sec || strcmp(script, cur_script) != 0) {
+            if (script_span > sec_max)
+                sec_max = script_span;
+            script_span = 0;
+            if ((long)second != cur_sec) {
+                if (open)
+                    a->span_ms += sec_max;
+                sec_max = 0;
+            }
+        }
+        if (open && a->t != b && sr->res_s) {
+            series_gen_acc(g, a);
+            open = 0;
+        }
+        if (!open) {
+            series_acc_init(a, b);
+            open = 1;
+        }
+        cur_sec = second;
+        cur_script = script;
+        script_span += span;
+        bad = series_acc_add_row(a, res, i, 1, 0) < 0;
+    }
+    if (open) {
+        if (script_span > sec_max)
+            sec_max = script_span;
+        a->span_ms += sec_max;
+        series_gen_acc(g, a);
+    }
+    free(a);
+    if (bad) {
+        yajl_gen_free(g);
+        http_reply_error(c, 500, "internal", NULL, "a stored series row could not be read");
+        msg_free(m);
+        return;
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    http_reply_doc(c, 200, g);
+    msg_free(m);
+}
+
+/* A bound of the window: seconds since the start ("90") or a time. */
+static int window_bound(struct http_ctx *c, const char *key, struct sqlq *q, const char *op)
+{
+    const char *v = http_query(c, key);
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    long s = strtol(v, &end, 10);
+    if (!errno && !*end && end != v && s >= 0 && s <= 100000000) {
+        sqlq_printf(q, " AND s.second %s $%d::integer", op, sqlq_param(q, v));
+        return 0;
+    }
+    if (api_is_timestamp(v)) {
+        sqlq_printf(q, " AND s.second %s floor(extract(epoch FROM ($%d::timestamptz -"
+                       " (SELECT started_at FROM runs WHERE id = s.run_id))))::integer",
+                    op, sqlq_param(q, v));
+        return 0;
+    }
+    http_reply_error(c, 400, "invalid", key, "%s: seconds since the start (e.g. 90) or an RFC 3339 time", key);
+    return -1;
+}
+
+static void get_series(struct http_ctx *c)
+{
+    const char *id = api_path_uuid(c, "id", "run"), *sid;
+    if (!id || api_query_uuid(c, "script_id", &sid) < 0)
+        return;
+    const char *resol = http_query(c, "resolution");
+    struct series_req *sr = xcalloc(1, sizeof *sr);
+    http_set_udata(c, sr, free);
+    sr->res_s = 1;
+    if (resol) {
+        if (!strcmp(resol, "1s"))
+            sr->res_s = 1;
+        else if (!strcmp(resol, "10s"))
+            sr->res_s = 10;
+        else if (!strcmp(resol, "1m"))
+            sr->res_s = 60;
+        else if (!strcmp(resol, "all"))
+            sr->res_s = 0;
+        else {
+            http_reply_error(c, 400, "invalid", "resolution", "resolution must be 1s, 10s, 1m or all");
+            return;
+        }
+    }
+    const char *warm = http_query(c, "warmup");
+    if (warm && strcmp(warm, "true") && strcmp(warm, "false")) {
+        http_reply_error(c, 400, "invalid", "warmup", "warmup must be true (include) or false (leave out)");
+        return;
+    }
+    const char *step = http_query(c, "step");
+    if (step && strlen(step) > 64) {
+        http_reply_error(c, 400, "invalid", "step", "step: at most 64 characters");
+        return;
+    }
+    struct sqlq q;
+    sqlq_init(&q, "SELECT s.script_id, " SERIES_SELECT_COLS " FROM run_series s WHERE true");
+    sqlq_printf(&q, " AND s.run_id = $%d", sqlq_param(&q, id));
+    sqlq_printf(&q, " AND s.step = $%d", sqlq_param(&q, step ? step : ""));
+    if (sid)
+        sqlq_printf(&q, " AND s.script_id = $%d", sqlq_param(&q, sid));
+    if (warm && !strcmp(warm, "false"))
+        sqlq_printf(&q, " AND NOT s.warmup");
+    if (window_bound(c, "from", &q, ">=") < 0 || window_bound(c, "to", &q, "<=") < 0) {
+        sqlq_deinit(&q);
+        return;
+    }
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", SERIES_MAX_ROWS + 1);
+    sqlq_printf(&q, " ORDER BY s.second, s.script_id, s.warmup DESC LIMIT $%d", sqlq_param(&q, lim));
+    struct store_query *sq = store_query_new();
+    store_query_add(sq, "SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1)", 1, &id);
+    api_sqlq_add(sq, &q);
+    sqlq_deinit(&q);
+    api_store_call(c, sq, on_series);
+}
+
+/* ---- events ---- */
+
+static void on_events(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    int limit = (int)(intptr_t)http_udata(c);
+    if (r->status != STORE_OK) {
+        api_store_error(c, r, NULL);
+    } else if (PQgetvalue(r->res[0], 0, 0)[0] != 't') {
+        http_reply_error(c, 404, "not_found", "id", "no run with id %s", http_param(c, "id"));
+    } else {
+        const PGresult *res = r->res[1];
+        int n = PQntuples(res), shown = n > limit ? limit : n;
+        yajl_gen g = json_gen_new();
+        yajl_gen_map_open(g);
+        json_gen_cstr(g, "items");
+        yajl_gen_array_open(g);
+        for (int i = 0; i < shown; i++) {
+            yajl_gen_map_open(g);
+            json_gen_cstr(g, "id");
+            api_gen_cell_num(g, res, i, 0);
+            json_gen_cstr(g, "at");
+            api_gen_cell_str(g, res, i, 1);
+            json_gen_cstr(g, "kind");
+            api_gen_cell_str(g, res, i, 2);
+            json_gen_cstr(g, "detail");
+            api_gen_cell_json(g, res, i, 3);
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+        json_gen_cstr(g, "next_cursor");
+        if (n > limit)
+            json_gen_cstr(g, PQgetvalue(res, shown - 1, 0));
+        else
+            yajl_gen_null(g);
+        yajl_gen_map_close(g);
+        http_reply_doc(c, 200, g);
+    }
+    msg_free(m);
+}
+
+static void get_events(struct http_ctx *c)
+{
+    const char *id = api_path_uuid(c, "id", "run");
+    if (!id)
+        return;
+    long limit = EVENTS_DEFAULT;
+    const char *ls = http_query(c, "limit"), *cur = http_query(c, "cursor");
+    char *end;
+    if (ls) {
+        errno = 0;
+        limit = strtol(ls, &end, 10);
+        if (errno || *end || end == ls || limit < 1 || limit > EVENTS_MAX) {
+            http_reply_error(c, 400, "invalid", "limit", "limit must be an integer 1..%d", EVENTS_MAX);
+            return;
+        }
+    }
+    if (cur) {
+        errno = 0;
+        long long v = strtoll(cur, &end, 10);
+        if (errno || *end || end == cur || v < 0) {
+            http_reply_error(c, 400, "invalid", "cursor", "cursor is not one this API returned");
+            return;
+        }
+    }
+    http_set_udata(c, (void *)(intptr_t)limit, NULL);
+    char lim[16];
+    snprintf(lim, sizeof lim, "%ld", limit + 1);
+    struct store_query *q = store_query_new();
+    store_query_add(q, "SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1)", 1, &id);
+    const char *p[3] = { id, cur ? cur : "0", lim };
+    store_query_add(q, "SELECT id, " API_TS("at") ", kind, detail::text FROM run_events"
+                       " WHERE run_id = $1 AND id > $2::bigint ORDER BY id LIMIT $3::integer", 3, p);
+    api_store_call(c, q, on_events);
+}
+
+/* ---- compare ---- */
+
+struct cmp_metric {
+    const char *key;      /* in the answer */
+    const char *path[4];  /* in a summary's total or step object */
+};
+
+static const struct cmp_metric METRICS[] = {
+    { "requests", { "requests", NULL } },
+    { "rps", { "rps", NULL } },
+    { "failed_rate", { "failed_rate", NULL } },
+    { "mean_ms", { "latency_ms", "corrected", "mean", NULL } },
+    { "p50_ms", { "latency_ms", "corrected", "p50", NULL } },
+    { "p90_ms", { "latency_ms", "corrected", "p90", NULL } },
+    { "p95_ms", { "latency_ms", "corrected", "p95", NULL } },
+    { "p99_ms", { "latency_ms", "corrected", "p99", NULL } },
+    { "p99_9_ms", { "latency_ms", "corrected", "p99_9", NULL } },
+    { "max_ms", { "latency_ms", "corrected", "max", NULL } },
+};
+#define NMETRICS (sizeof METRICS / sizeof METRICS[0])
+
+/* One scope of a summary: "total" or a step, prefixed with the script's
+ * name in a scenario run. */
+struct scope {
+    char name[280];
+    yajl_val obj[COMPARE_MAX]; /* per run, borrowed from its tree */
+};
+
+static struct scope *scope_get(struct scope **sc, int *n, const char *name)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp((*sc)[i].name, name) == 0)
+            return &(*sc)[i];
+    *sc = xrealloc(*sc, (size_t)(*n + 1) * sizeof **sc);
+    struct scope *s = &(*sc)[(*n)++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    return s;
+}
+
+static void add_scopes(struct scope **sc, int *n, int run, yajl_val summary, const char *prefix)
+{
+    char name[280];
+    snprintf(name, sizeof name, "%s%stotal", prefix, prefix[0] ? "/" : "");
+    scope_get(sc, n, name)->obj[run] = summary;
+    yajl_val steps = json_get(summary, "steps");
+    if (!YAJL_IS_OBJECT(steps))
+        return;
+    for (size_t i = 0; i < steps->u.object.len; i++) {
+        snprintf(name, sizeof name, "%s%s%s", prefix, prefix[0] ? "/" : "", steps->u.object.keys[i]);
+        scope_get(sc, n, name)->obj[run] = steps->u.object.values[i];
+    }
+}
+
+static double metric_of(yajl_val obj, const struct cmp_metric *mt)
+{
+    if (!obj)
+        return NAN;
+    yajl_val v = yajl_tree_get(obj, (const char **)mt->path, yajl_t_number);
+    return v ? YAJL_GET_DOUBLE(v) : NAN;
+}
+
+static void on_compare(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    if (r->status != STORE_OK) {
+        api_store_error(c, r, NULL);
+        msg_free(m);
+        return;
+    }
+    char **ids = http_udata(c); /* NULL-terminated, baseline first */
+    const PGresult *res = r->res[0];
+    int nruns = 0;
+    while (ids[nruns])
+        nruns++;
+    int row_of[COMPARE_MAX];
+    for (int i = 0; i < nruns; i++) {
+        row_of[i] = -1;
+        for (int k = 0; k < PQntuples(res); k++)
+            if (strcmp(PQgetvalue(res, k, 0), ids[i]) == 0)
+                row_of[i] = k;
+        if (row_of[i] < 0) {
+            http_reply_error(c, 404, "not_found", "ids", "no run with id %s", ids[i]);
+            msg_free(m);
+            return;
+        }
+    }
+    yajl_val trees[COMPARE_MAX] = { 0 };
+    struct scope *scopes = NULL;
+    int nscopes = 0;
+    for (int i = 0; i < nruns; i++) {
+        if (PQgetisnull(res, row_of[i], 3))
+            continue;
+        const char *text = PQgetvalue(res, row_of[i], 3);
+        struct json_err e;
+        trees[i] = json_parse(text, strlen(text), JSON_MAX_DEPTH + 8, &e);
+        yajl_val scripts = json_get(trees[i], "scripts");
+        if (YAJL_IS_ARRAY(scripts)) {
+            for (size_t k = 0; k < scripts->u.array.len; k++) {
+                yajl_val s = scripts->u.array.values[k], nm = json_get(s, "name");
+                add_scopes(&scopes, &nscopes, i, json_get(s, "summary"),
+                           YAJL_IS_STRING(nm) ? YAJL_GET_STRING(nm) : "?");
+            }
+        } else if (trees[i]) {
+            add_scopes(&scopes, &nscopes, i, trees[i], "");
+        }
+    }
+    yajl_gen g = json_gen_new();
+    yajl_gen_map_open(g);
+    json_gen_kv_str(g, "baseline", ids[0]);
+    json_gen_cstr(g, "runs");
+    yajl_gen_array_open(g);
+    for (int i = 0; i < nruns; i++) {
+        yajl_gen_map_open(g);
+        json_gen_kv_str(g, "id", ids[i]);
+        json_gen_kv_str(g, "name", PQgetvalue(res, row_of[i], 1));
+        json_gen_kv_str(g, "status", PQgetvalue(res, row_of[i], 2));
+        json_gen_kv_bool(g, "has_summary", trees[i] != NULL);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    json_gen_cstr(g, "steps");
+    yajl_gen_map_open(g);
+    for (int s = 0; s < nscopes; s++) {
+        json_gen_cstr(g, scopes[s].name);
+        yajl_gen_map_open(g);
+        for (size_t k = 0; k < NMETRICS; k++) {
+            json_gen_cstr(g, METRICS[k].key);
+            yajl_gen_map_open(g);
+            double base = metric_of(scopes[s].obj[0], &METRICS[k]);
+            json_gen_cstr(g, "values");
+            yajl_gen_map_open(g);
+            for (int i = 0; i < nruns; i++)
+                json_gen_kv_double(g, ids[i], metric_of(scopes[s].obj[i], &METRICS[k]), 3);
+            yajl_gen_map_close(g);
+            json_gen_cstr(g, "delta_pct");
+            yajl_gen_map_open(g);
+            for (int i = 1; i < nruns; i++) {
+                double v = metric_of(scopes[s].obj[i], &METRICS[k]);
+                json_gen_kv_double(g, ids[i], base != 0 ? (v - base) / base * 100.0 : NAN, 2);
+            }
+            yajl_gen_map_close(g);
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+    http_reply_doc(c, 200, g);
+    for (int i = 0; i < nruns; i++)
+        if (trees[i])
+            yajl_tree_free(trees[i]);
+    free(scopes);
+    msg_free(m);
+}
+
+static void free_ids(void *p)
+{
+    char **ids = p;
+    for (int i = 0; ids[i]; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+static void compare_runs(struct http_ctx *c)
+{
+    const char *list = http_query(c, "ids"), *baseline = http_query(c, "baseline");
+    if (!list) {
+        http_reply_error(c, 400, "invalid", "ids", "ids: give 2..%d run ids, comma-separated", COMPARE_MAX);
+        return;
+    }
+    char **ids = xcalloc(COMPARE_MAX + 2, sizeof *ids);
+    http_set_udata(c, ids, free_ids);
+    int n = 0;
+    char *copy = xstrdup(list), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!api_is_uuid(tok) || n == COMPARE_MAX) {
+            free(copy);
+            http_reply_error(c, 400, "invalid", "ids", "ids: 2..%d run ids (UUIDs), comma-separated",
+                             COMPARE_MAX);
+            return;
+        }
+        for (int i = 0; i < n; i++)
+            if (!strcmp(ids[i], tok)) {
+                free(copy);
+                http_reply_error(c, 400, "invalid", "ids", "ids: %s is given twice", tok);
+                return;
+            }
+        ids[n++] = xstrdup(tok);
+    }
+    free(copy);
+    if (n < 2) {
+        http_reply_error(c, 400, "invalid", "ids", "ids: give at least two runs to compare");
+        return;
+    }
+    if (baseline) {
+        int at = -1;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(ids[i], baseline))
+                at = i;
+        if (at < 0) {
+            http_reply_error(c, 400, "invalid", "baseline", "baseline must be one of ids");
+            return;
+        }
+        char *t = ids[0]; /* the baseline goes first */
+        ids[0] = ids[at];
+        ids[at] = t;
+    }
+    struct sbuf arr;
+    sbuf_init(&arr, 512);
+    sbuf_adds(&arr, "{");
+    for (int i = 0; i < n; i++)
+        sbuf_printf(&arr, "%s%s", i ? "," : "", ids[i]);
+    sbuf_adds(&arr, "}");
+    struct store_query *q = store_query_new();
+    const char *p[1] = { arr.s };
+    store_query_add(q, "SELECT id, name, status, summary::text FROM runs WHERE id = ANY($1::uuid[])", 1, p);
+    sbuf_deinit(&arr);
+    api_store_call(c, q, on_compare);
+}
+
+/* ---- exports ---- */
+
+static void on_csv(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    if (r->status != STORE_OK) {
+        api_store_error(c, r, NULL);
+    } else if (PQgetvalue(r->res[0], 0, 0)[0] != 't') {
+        http_reply_error(c, 404, "not_found", "id", "no run with id %s", http_param(c, "id"));
+    } else {
+        const PGresult *res = r->res[1];
+        struct sbuf b;
+        sbuf_init(&b, 65536);
+        sbuf_adds(&b, "second,script,step,warmup,span_s,requests,rps,failed,errors,iterations,"
+                      "dropped_iterations,vus,bytes_in,bytes_out,p50_ms,p90_ms,p95_ms,p99_ms,p99_9_ms,max_ms\n");
+        for (int i = 0; i < PQntuples(res); i++) {
+            double span = atof(PQgetvalue(res, i, 4)) / 1000.0;
+            double reqs = atof(PQgetvalue(res, i, 5));
+            /* names are [A-Za-z0-9_.-] (steps) or free text (scripts): quote the latter */
+            sbuf_printf(&b, "%s,\"", PQgetvalue(res, i, 0));
+            for (const char *p = PQgetvalue(res, i, 1); *p; p++)
+                sbuf_add(&b, *p == '"' ? "\"\"" : p, *p == '"' ? 2 : 1);
+            sbuf_printf(&b, "\",%s,%s,%.3f,%s,%.3f", PQgetvalue(res, i, 2)[0] ? PQgetvalue(res, i, 2) : "total",
+                        PQgetvalue(res, i, 3)[0] == 't' ? "true" : "false", span, PQgetvalue(res, i, 5),
+                        span > 0 ? reqs / span : 0.0);
+            for (int k = 6; k < PQnfields(res); k++)
+                sbuf_printf(&b, ",%s", PQgetvalue(res, i, k));
+            sbuf_adds(&b, "\n");
+        }
+        char disp[96];
+        snprintf(disp, sizeof disp, "attachment; filename=\"run-%s.csv\"", http_param(c, "id"));
+        http_add_header(c, "Content-Disposition", disp);
+        http_reply_typed(c, 200, "text/csv; charset=utf-8", b.s, b.len);
+        sbuf_deinit(&b);
+    }
+    msg_free(m);
+}
+
+static void export_csv(struct http_ctx *c)
+{
+    const char *id = api_path_uuid(c, "id", "run");
+    if (!id)
+        return;
+    struct store_query *q = store_query_new();
+    store_query_add(q, "SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1)", 1, &id);
+    store_query_add(q, "SELECT s.second, coalesce(rs.name, s.script_id::text), s.step, s.warmup, s.span_ms,"
+                       " s.requests, s.failed, (SELECT coalesce(sum(value::bigint), 0) FROM jsonb_each_text(s.errors)),"
+                       " s.iterations, s.dropped, s.vus, s.bytes_in, s.bytes_out,"
+                       " coalesce(s.p50_ms::text, ''), coalesce(s.p90_ms::text, ''), coalesce(s.p95_ms::text, ''),"
+                       " coalesce(s.p99_ms::text, ''), coalesce(s.p99_9_ms::text, ''), coalesce(s.max_ms::text, '')"
+                       " FROM run_series s LEFT JOIN run_scripts rs ON rs.run_id = s.run_id AND rs.script_id = s.script_id"
+                       " WHERE s.run_id = $1 ORDER BY s.second, rs.position, s.step, s.warmup DESC", 1, &id);
+    api_store_call(c, q, on_csv);
+}
+
+static void xml_text(struct sbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': sbuf_adds(b, "&amp;"); break;
+        case '<': sbuf_adds(b, "&lt;"); break;
+        case '>': sbuf_adds(b, "&gt;"); break;
+        case '"': sbuf_adds(b, "&quot;"); break;
+        case '\'': sbuf_adds(b, "&apos;"); break;
+        default:
+            if ((unsigned char)*s >= 0x20 || *s == '\t' || *s == '\n')
+                sbuf_add(b, s, 1);
+        }
+    }
+}
+
+/* The thresholds of one summary as test cases. */
+static void junit_cases(struct sbuf *b, yajl_val summary, const char *classname, int *tests, int *failures)
+{
+    yajl_val th = json_get(summary, "thresholds");
+    if (!YAJL_IS_ARRAY(th))
+        return;
+    for (size_t i = 0; i < th->u.array.len; i++) {
+        yajl_val t = th->u.array.values[i];
+        yajl_val metric = json_get(t, "metric"), expr = json_get(t, "expr"), ok = json_get(t, "ok"),
+                 obs = json_get(t, "observed");
+        (*tests)++;
+        sbuf_adds(b, "    <testcase classname=\"");
+        xml_text(b, classname);
+        sbuf_adds(b, "\" name=\"");
+        xml_text(b, YAJL_IS_STRING(metric) ? YAJL_GET_STRING(metric) : "?");
+        sbuf_adds(b, " ");
+        xml_text(b, YAJL_IS_STRING(expr) ? YAJL_GET_STRING(expr) : "?");
+        sbuf_adds(b, "\">");
+        if (!YAJL_IS_TRUE(ok)) {
+            (*failures)++;
+            char msg[96];
+            if (YAJL_IS_NUMBER(obs))
+                snprintf(msg, sizeof msg, "observed %.3f", YAJL_GET_DOUBLE(obs));
+            else
+                snprintf(msg, sizeof msg, "no data");
+            sbuf_adds(b, "<failure message=\"");
+            xml_text(b, msg);
+            sbuf_adds(b, "\"/>");
+        }
+        sbuf_adds(b, "</testcase>\n");
+    }
+}
+
+static void on_junit(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    if (r->status != STORE_OK) {
+        api_store_error(c, r, NULL);
+        msg_free(m);
+        return;
+    }
+    const PGresult *res = r->res[0];
+    if (PQntuples(res) == 0) {
+        http_reply_error(c, 404, "not_found", "id", "no run with id %s", http_param(c, "id"));
+        msg_free(m);
+        return;
+    }
+    const char *name = PQgetvalue(res, 0, 0), *status = PQgetvalue(res, 0, 1);
+    yajl_val summary = NULL;
+    if (!PQgetisnull(res, 0, 2)) {
+        struct json_err e;
+        const char *text = PQgetvalue(res, 0, 2);
+        summary = json_parse(text, strlen(text), JSON_MAX_DEPTH + 8, &e);
+    }
+    struct sbuf cases;
+    sbuf_init(&cases, 4096);
+    int tests = 1, failures = 0;
+    /* The run itself is a test case: it must have finished. */
+    int ok = strcmp(status, "finished") == 0 || strcmp(status, "failed") == 0;
+    sbuf_adds(&cases, "    <testcase classname=\"run\" name=\"run completed\">");
+    if (!ok) {
+        failures++;
+        sbuf_adds(&cases, "<failure message=\"the run is ");
+        xml_text(&cases, status);
+        sbuf_adds(&cases, "\"/>");
+    }
+    sbuf_adds(&cases, "</testcase>\n");
+    yajl_val scripts = json_get(summary, "scripts");
+    if (YAJL_IS_ARRAY(scripts)) {
+        for (size_t k = 0; k < scripts->u.array.len; k++) {
+            yajl_val s = scripts->u.array.values[k], nm = json_get(s, "name");
+            junit_cases(&cases, json_get(s, "summary"), YAJL_IS_STRING(nm) ? YAJL_GET_STRING(nm) : "?",
+                        &tests, &failures);
+        }
+    } else if (summary) {
+        junit_cases(&cases, summary, name, &tests, &failures);
+    }
+    struct sbuf b;
+    sbuf_init(&b, cases.len + 512);
+    sbuf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites tests=\"%d\" failures=\"%d\">\n"
+                    "  <testsuite name=\"", tests, failures);
+    xml_text(&b, name[0] ? name : "stampede run");
+    sbuf_printf(&b, "\" tests=\"%d\" failures=\"%d\">\n", tests, failures);
+    sbuf_add(&b, cases.s, cases.len);
+    sbuf_adds(&b, "  </testsuite>\n</testsuites>\n");
+    http_reply_typed(c, 200, "application/xml; charset=utf-8", b.s, b.len);
+    sbuf_deinit(&b);
+    sbuf_deinit(&cases);
+    if (summary)
+        yajl_tree_free(summary);
+    msg_free(m);
+}
+
+static void export_junit(struct http_ctx *c)
+{
+    const char *id = api_path_uuid(c, "id", "run");
+    if (!id)
+        return;
+    struct store_query *q = store_query_new();
+    store_query_add(q, "SELECT name, status, summary::text FROM runs WHERE id = $1", 1, &id);
+    api_store_call(c, q, on_junit);
+}
+
+void api_results_register(struct router *r)
+{
+    http_route(r, HTTP_GET, "/v1/runs/compare", compare_runs, 0);
+    http_route(r, HTTP_GET, "/v1/runs/:id/summary", get_summary, 0);
+    http_route(r, HTTP_GET, "/v1/runs/:id/series", get_series, 0);
+    http_route(r, HTTP_GET, "/v1/runs/:id/events", get_events, 0);
+    http_route(r, HTTP_GET, "/v1/runs/:id/export.csv", export_csv, 0);
+    http_route(r, HTTP_GET, "/v1/runs/:id/export.junit.xml", export_junit, 0);
+}

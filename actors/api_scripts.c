@@ -1,0 +1,350 @@
+/* api_scripts: /v1/scripts (and /v1/scenarios/:id/scripts) — test
+ * definitions, validated on every write with the same field-path errors
+ * `stampede run` gives, versioned: every change makes a new version and
+ * the old ones stay readable under /versions. */
+#include "api.h"
+
+#include "script.h"
+#include "xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 200
+#define VERSIONS_MAX 1000
+
+#define BASE_COLS "t.id, t.scenario_id, t.name, t.enabled, t.version, " \
+    API_TS("t.created_at") ", " API_TS("t.updated_at") ", sc.project_id"
+#define COLS BASE_COLS ", t.definition::text"
+
+static void gen_base(yajl_gen g, const PGresult *r, int row)
+{
+    json_gen_cstr(g, "id");
+    api_gen_cell_str(g, r, row, 0);
+    json_gen_cstr(g, "scenario_id");
+    api_gen_cell_str(g, r, row, 1);
+    json_gen_cstr(g, "project_id");
+    api_gen_cell_str(g, r, row, 7);
+    json_gen_cstr(g, "name");
+    api_gen_cell_str(g, r, row, 2);
+    json_gen_cstr(g, "enabled");
+    api_gen_cell_bool(g, r, row, 3);
+    json_gen_cstr(g, "version");
+    api_gen_cell_num(g, r, row, 4);
+    json_gen_cstr(g, "created_at");
+    api_gen_cell_str(g, r, row, 5);
+    json_gen_cstr(g, "updated_at");
+    api_gen_cell_str(g, r, row, 6);
+}
+
+static void gen_listed(yajl_gen g, const PGresult *r, int row)
+{
+    yajl_gen_map_open(g);
+    gen_base(g, r, row);
+    yajl_gen_map_close(g);
+}
+
+static void gen_script(yajl_gen g, const PGresult *r, int row)
+{
+    yajl_gen_map_open(g);
+    gen_base(g, r, row);
+    json_gen_cstr(g, "definition");
+    api_gen_cell_json(g, r, row, 8);
+    yajl_gen_map_close(g);
+}
+
+static void on_created(struct http_ctx *c, msg_t *m)
+{
+    api_reply_row(c, m, 201, gen_script, "scenario_id", "scenario", "name");
+}
+
+static void on_got(struct http_ctx *c, msg_t *m)
+{
+    api_reply_row(c, m, 200, gen_script, "id", "script", "name");
+}
+
+struct fields {
+    const char *scenario_id, *name;
+    int enabled, has_enabled;
+    char *definition; /* owned: the validated definition as JSON text, or NULL */
+};
+
+/* Validate a definition exactly as `stampede run` would, naming the field
+ * under "definition". Returns the text to store, or NULL with e set. */
+static char *checked_definition(yajl_val def, struct json_err *e)
+{
+    if (!YAJL_IS_OBJECT(def)) {
+        json_err_set(e, "definition", "definition: expected a script object, got %s", json_type_name(def));
+        return NULL;
+    }
+    struct script *sc = NULL;
+    struct json_err se = { "", "" };
+    if (script_from_json(def, &sc, &se) < 0) {
+        char field[sizeof e->field + 16];
+        snprintf(field, sizeof field, "definition%s%.*s", se.field[0] ? "." : "",
+                 (int)sizeof e->field - 12, se.field);
+        if (se.field[0])
+            json_err_set(e, field, "definition.%s", se.message);
+        else
+            json_err_set(e, field, "definition: %s", se.message);
+        return NULL;
+    }
+    script_free(sc);
+    yajl_gen g = json_gen_new();
+    json_gen_value(g, def);
+    return json_gen_finish(g, NULL);
+}
+
+static int read_fields(struct http_ctx *c, int patch, int with_scenario, struct fields *f)
+{
+    static const char *const create_keys[] = { "scenario_id", "name", "enabled", "definition", NULL };
+    static const char *const patch_keys[] = { "name", "enabled", "definition", NULL };
+    yajl_val body = api_body_object(c, patch || !with_scenario ? patch_keys : create_keys);
+    if (!body)
+        return -1;
+    memset(f, 0, sizeof *f);
+    struct json_err e = { "", "" };
+    int rc = 1;
+    if ((with_scenario && !patch && api_get_uuid(body, "scenario_id", 1, &f->scenario_id, &e) < 0) ||
+        json_get_string(body, "", "name", !patch, &f->name, &e) < 0 ||
+        (f->name && api_check_text("name", f->name, NAME_MAX_LEN, 0, &e) < 0) ||
+        (rc = json_get_bool(body, "", "enabled", 0, &f->enabled, &e)) < 0) {
+        http_reply_invalid(c, &e);
+        return -1;
+    }
+    f->has_enabled = rc == 0;
+    yajl_val def = json_get(body, "definition");
+    if (!def && !patch) {
+        json_err_set(&e, "definition", "definition: required");
+        http_reply_invalid(c, &e);
+        return -1;
+    }
+    if (def && !(f->definition = checked_definition(def, &e))) {
+        http_reply_invalid(c, &e);
+        return -1;
+    }
+    if (patch && !f->name && !f->has_enabled && !f->definition) {
+        http_reply_error(c, 400, "invalid", NULL, "nothing to change: give name, enabled or definition");
+        return -1;
+    }
+    return 0;
+}
+
+static void create(struct http_ctx *c, const char *scenario_id)
+{
+    struct fields f;
+    if (read_fields(c, 0, scenario_id == NULL, &f) < 0)
+        return;
+    if (scenario_id)
+        f.scenario_id = scenario_id;
+    struct store_query *q = store_query_new();
+    const char *params[4] = { f.scenario_id, f.name, f.has_enabled && !f.enabled ? "false" : "true",
+                              f.definition };
+    store_query_add(q, "WITH t AS (INSERT INTO scripts (scenario_id, name, enabled, definition)"
+                       " SELECT s.id, $2, $3::boolean, $4::jsonb FROM scenarios s WHERE s.id = $1 RETURNING *),"
+                       " v AS (INSERT INTO script_versions (script_id, version, name, enabled, definition)"
+                       " SELECT id, version, name, enabled, definition FROM t)"
+                       " SELECT " COLS " FROM t JOIN scenarios sc ON sc.id = t.scenario_id", 4, params);
+    free(f.definition);
+    api_store_call(c, q, on_created);
+}
+
+static void create_script(struct http_ctx *c)
+{
+    create(c, NULL);
+}
+
+static void create_in_scenario(struct http_ctx *c)
+{
+    const char *sid = api_path_uuid(c, "id", "scenario");
+    if (sid)
+        create(c, sid);
+}
+
+static void get_script(struct http_ctx *c)
+{
+    const char *id = api_path_uuid(c, "id", "script");
+    if (!id)
+        return;
+    struct store_query *q = store_query_new();
+    store_query_add(q, "SELECT " COLS " FROM scripts t JOIN scenarios sc ON sc.id = t.scenario_id"
+                       " WHERE t.id = $1", 1, &id);
+    api_store_call(c, q, on_got);
+}
+
+static void patch_script(struct http_ctx *c)
+{
+    const char *id = api_path_uuid(c, "id", "script");
+    struct fields f;
+    if (!id || read_fields(c, 1, 0, &f) < 0)
+        return;
+    struct store_query *q = store_query_new();
+    const char *params[4] = { id, f.name, f.has_enabled ? (f.enabled ? "true" : "false") : NULL,
+                              f.definition };
+    store_query_add(q, "UPDATE scripts SET name = coalesce($2, name), enabled = coalesce($3::boolean, enabled),"
+                       " definition = coalesce($4::jsonb, definition), version = version + 1,"
+                       " updated_at = now() WHERE id = $1", 4, params);
+    store_query_add(q, "INSERT INTO script_versions (script_id, version, name, enabled, definition)"
+                       " SELECT id, version, name, enabled, definition FROM scripts WHERE id = $1", 1, params);
+    store_query_add(q, "SELECT " COLS " FROM scripts t JOIN scenarios sc ON sc.id = t.scenario_id"
+                       " WHERE t.id = $1", 1, params);
+    free(f.definition);
+    api_store_call(c, q, on_got);
+}
+
+static void on_deleted(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    if (r->status != STORE_OK)
+        api_store_error(c, r, NULL);
+    else if (PQntuples(r->res[0]) == 0)
+        http_reply_error(c, 404, "not_found", "id", "no script with id %s", http_param(c, "id"));
+    else
+        http_reply(c, 204, NULL, 0);
+    msg_free(m);
+}
+
+static void delete_script(struct http_ctx *c)
+{
+    const char *id = api_path_uuid(c, "id", "script");
+    if (!id)
+        return;
+    struct store_query *q = store_query_new();
+    store_query_add(q, "DELETE FROM scripts WHERE id = $1 RETURNING id", 1, &id);
+    api_store_call(c, q, on_deleted);
+}
+
+/* ---- versions ---- */
+
+static void on_versions(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    if (r->status != STORE_OK) {
+        api_store_error(c, r, NULL);
+    } else if (PQgetvalue(r->res[0], 0, 0)[0] != 't') {
+        http_reply_error(c, 404, "not_found", "id", "no script with id %s", http_param(c, "id"));
+    } else {
+        const PGresult *res = r->res[1];
+        int one = http_param(c, "version") != NULL;
+        if (one && PQntuples(res) == 0) {
+            http_reply_error(c, 404, "not_found", "version", "the script has no version %s",
+                             http_param(c, "version"));
+            msg_free(m);
+            return;
+        }
+        yajl_gen g = json_gen_new();
+        if (!one) {
+            yajl_gen_map_open(g);
+            json_gen_cstr(g, "items");
+            yajl_gen_array_open(g);
+        }
+        for (int i = 0; i < PQntuples(res); i++) {
+            yajl_gen_map_open(g);
+            json_gen_cstr(g, "version");
+            api_gen_cell_num(g, res, i, 0);
+            json_gen_cstr(g, "name");
+            api_gen_cell_str(g, res, i, 1);
+            json_gen_cstr(g, "enabled");
+            api_gen_cell_bool(g, res, i, 2);
+            json_gen_cstr(g, "created_at");
+            api_gen_cell_str(g, res, i, 3);
+            if (one) {
+                json_gen_cstr(g, "definition");
+                api_gen_cell_json(g, res, i, 4);
+            }
+            yajl_gen_map_close(g);
+        }
+        if (!one) {
+            yajl_gen_array_close(g);
+            yajl_gen_map_close(g);
+        }
+        http_reply_doc(c, 200, g);
+    }
+    msg_free(m);
+}
+
+static void versions(struct http_ctx *c)
+{
+    const char *id = api_path_uuid(c, "id", "script");
+    if (!id)
+        return;
+    const char *v = http_param(c, "version");
+    if (v) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*end || end == v || n < 1 || n > 1000000000) {
+            http_reply_error(c, 404, "not_found", "version", "no version %s (versions are 1, 2, ...)", v);
+            return;
+        }
+    }
+    struct store_query *q = store_query_new();
+    store_query_add(q, "SELECT EXISTS (SELECT 1 FROM scripts WHERE id = $1)", 1, &id);
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", VERSIONS_MAX);
+    const char *p[2] = { id, v ? v : lim };
+    if (v)
+        store_query_add(q, "SELECT version, name, enabled, " API_TS("created_at") ", definition::text"
+                           " FROM script_versions WHERE script_id = $1 AND version = $2::integer", 2, p);
+    else
+        store_query_add(q, "SELECT version, name, enabled, " API_TS("created_at")
+                           " FROM script_versions WHERE script_id = $1 ORDER BY version DESC"
+                           " LIMIT $2::integer", 2, p);
+    api_store_call(c, q, on_versions);
+}
+
+/* ---- lists ---- */
+
+static const char *const SORTS[] = { "created_at", "name", NULL };
+static const struct api_list_spec LIST = { BASE_COLS, "scripts t JOIN scenarios sc ON sc.id = t.scenario_id",
+                                           SORTS, "created_at", gen_listed };
+
+static void list(struct http_ctx *c, const char *scenario_id)
+{
+    const char *sid = scenario_id, *pid;
+    if ((!sid && api_query_uuid(c, "scenario_id", &sid) < 0) || api_query_uuid(c, "project_id", &pid) < 0)
+        return;
+    const char *en = http_query(c, "enabled");
+    if (en && strcmp(en, "true") && strcmp(en, "false")) {
+        http_reply_error(c, 400, "invalid", "enabled", "enabled must be true or false");
+        return;
+    }
+    struct sqlq q;
+    if (api_list_begin(c, &LIST, &q) < 0)
+        return;
+    if (sid)
+        sqlq_printf(&q, " AND t.scenario_id = $%d", sqlq_param(&q, sid));
+    if (pid)
+        sqlq_printf(&q, " AND sc.project_id = $%d", sqlq_param(&q, pid));
+    if (en)
+        sqlq_printf(&q, " AND t.enabled = $%d::boolean", sqlq_param(&q, en));
+    const char *s = http_query(c, "q");
+    if (s)
+        sqlq_printf(&q, " AND strpos(lower(t.name), lower($%d)) > 0", sqlq_param(&q, s));
+    api_list_run(c, &q);
+}
+
+static void list_scripts(struct http_ctx *c)
+{
+    list(c, NULL);
+}
+
+static void list_in_scenario(struct http_ctx *c)
+{
+    const char *sid = api_path_uuid(c, "id", "scenario");
+    if (sid)
+        list(c, sid);
+}
+
+void api_scripts_register(struct router *r)
+{
+    http_route(r, HTTP_POST, "/v1/scripts", create_script, HTTP_JSON_BODY);
+    http_route(r, HTTP_GET, "/v1/scripts", list_scripts, 0);
+    http_route(r, HTTP_GET, "/v1/scripts/:id", get_script, 0);
+    http_route(r, HTTP_PATCH, "/v1/scripts/:id", patch_script, HTTP_JSON_BODY);
+    http_route(r, HTTP_DELETE, "/v1/scripts/:id", delete_script, 0);
+    http_route(r, HTTP_GET, "/v1/scripts/:id/versions", versions, 0);
+    http_route(r, HTTP_GET, "/v1/scripts/:id/versions/:version", versions, 0);
+    http_route(r, HTTP_POST, "/v1/scenarios/:id/scripts", create_in_scenario, HTTP_JSON_BODY);
+    http_route(r, HTTP_GET, "/v1/scenarios/:id/scripts", list_in_scenario, 0);
+}

@@ -1,0 +1,98 @@
+/* run_manager_int: what run_manager.c (live runs, control, history) and
+ * run_create.c (loading, snapshot, insert) share. Private to the two. */
+#ifndef STAMPEDE_RUN_MANAGER_INT_H
+#define STAMPEDE_RUN_MANAGER_INT_H
+
+#include "idmap.h"
+#include "run_manager.h"
+#include "run_msgs.h"
+#include "store.h"
+
+#include <sys/queue.h>
+
+enum ps_state { PS_QUEUED, PS_RUNNING, PS_STOPPING, PS_STOPPED, PS_FINISHED, PS_FAILED, PS_INTERRUPTED };
+
+/* One script of a live run: one engine run. */
+struct pscript {
+    char script_id[UUID_STR_LEN];
+    char name[208];
+    uint64_t engine_id;
+    struct script *sc;        /* owned until handed to the engine */
+    enum ps_state st;
+    int started;              /* the engine said it started */
+    int engine_over;          /* MSG_RUN_FINISHED came */
+    int done;                 /* and its series rows are stored */
+    int user_stopped;
+    int thresholds_failed, aborted;
+    char *summary;            /* owned: its summary document */
+};
+
+/* A database write of a run, in the run's order. */
+struct wq {
+    STAILQ_ENTRY(wq) link;
+    struct store_query *q;    /* owned; each attempt sends a clone of it */
+    msg_t *req;               /* an API request answered when the write is done, or NULL */
+    struct rm_reply *rep;     /* its answer (owned) */
+    int last;                 /* the run's final write: forget the run after it */
+};
+STAILQ_HEAD(wq_list, wq);
+
+struct prun {
+    LIST_ENTRY(prun) link;
+    char id[UUID_STR_LEN];
+    enum rm_state st;
+    int scenario;             /* a scenario run (else one script) */
+    double percent;
+    struct pscript *scripts;
+    int n;
+    int user_stop, shutdown;
+    struct wq_list writes;
+    uint64_t write_corr;      /* the write in flight, 0 = none */
+    int write_blocked;        /* the last attempt failed: retried by the tick */
+};
+LIST_HEAD(prun_list, prun);
+
+/* A create in progress (waiting for the store). */
+struct creating {
+    LIST_ENTRY(creating) link;
+    struct rm_create *req;    /* owned until answered */
+    uint64_t corr;
+    int stage;                /* 0: loading, 1: inserting */
+    struct prun *run;         /* built after loading */
+};
+LIST_HEAD(creating_list, creating);
+
+struct rm {
+    actor_t *self;
+    struct rm_config cfg;
+    struct prun_list runs;
+    struct creating_list creates;
+    struct idmap engine;       /* engine run id -> struct prun */
+    struct idmap ctl;          /* corr of an engine control -> struct pctl */
+    struct idmap wcorr;        /* corr of a run's write in flight -> struct prun */
+    uint64_t next_engine_id;
+    char owner[128];           /* this server instance, in runs.owner */
+    struct actor_timer *tick;
+    uint64_t heartbeat_corr, sweep_corr;
+    int ticks;
+    int db_up;
+    msg_t *stop_req;
+    uint64_t stop_deadline_us;
+    struct rm_stats stats;
+};
+
+/* run_manager.c */
+struct rm_reply *rm_reply_new(int status, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void rm_answer(msg_t *req, struct rm_reply *rep); /* takes both */
+struct wq *rm_write(struct rm *rm, struct prun *r, struct store_query *q, msg_t *req, struct rm_reply *rep);
+void rm_run_free(struct prun *r);
+void rm_launch(struct rm *rm, struct prun *r);
+
+/* run_create.c */
+void rm_create_begin(struct rm *rm, struct rm_create *req);
+/* A store result for a create; 1 if it was one (and consumed), else 0. */
+int rm_create_result(struct rm *rm, struct store_result *res);
+void rm_create_abort_all(struct rm *rm);
+
+#endif
