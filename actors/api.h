@@ -21,6 +21,7 @@ void api_runs_register(struct router *r);
 void api_results_register(struct router *r);
 void api_meta_register(struct router *r);
 void api_import_register(struct router *r);
+void api_schedules_register(struct router *r);
 
 /* Answer a failed store_result with its HTTP status and a JSON error;
  * conflict_field names the field a unique violation is about. */
@@ -85,6 +86,11 @@ int api_sqlq_add(struct store_query *sq, const struct sqlq *q);
  * store's error (a unique violation names conflict_field). */
 void api_reply_row(struct http_ctx *c, msg_t *m, int status, void (*gen)(yajl_gen, const PGresult *, int),
                    const char *missing_field, const char *what, const char *conflict_field);
+
+/* Answer a page of rows numbered by a bigint id (column 0), fetched with
+ * limit + 1 rows: {"items": [gen of each], "next_cursor": last id | null}. */
+void api_reply_id_page(struct http_ctx *c, const PGresult *res, int limit,
+                       void (*gen)(yajl_gen g, const PGresult *r, int row));
 
 /* DELETE /v1/<table>/:id: 404 unknown, 409 (field "cascade") while rows of
  * child_table refer to it through child_fk, unless ?cascade=true; 204. */

@@ -24,6 +24,7 @@ void api_register_all(struct router *r)
     api_scripts_register(r);
     api_results_register(r); /* before api_runs: /v1/runs/compare is not an id */
     api_runs_register(r);
+    api_schedules_register(r);
 }
 
 void api_store_error(struct http_ctx *c, const struct store_result *res, const char *conflict_field)
@@ -456,4 +457,24 @@ void api_reply_row(struct http_ctx *c, msg_t *m, int status, void (*gen)(yajl_ge
         http_reply_doc(c, status, g);
     }
     msg_free(m);
+}
+
+void api_reply_id_page(struct http_ctx *c, const PGresult *res, int limit,
+                       void (*gen)(yajl_gen g, const PGresult *r, int row))
+{
+    int n = PQntuples(res), shown = n > limit ? limit : n;
+    yajl_gen g = json_gen_new();
+    yajl_gen_map_open(g);
+    json_gen_cstr(g, "items");
+    yajl_gen_array_open(g);
+    for (int i = 0; i < shown; i++)
+        gen(g, res, i);
+    yajl_gen_array_close(g);
+    json_gen_cstr(g, "next_cursor");
+    if (n > limit)
+        json_gen_cstr(g, PQgetvalue(res, shown - 1, 0));
+    else
+        yajl_gen_null(g);
+    yajl_gen_map_close(g);
+    http_reply_doc(c, 200, g);
 }

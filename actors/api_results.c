@@ -226,42 +226,29 @@ static void get_series(struct http_ctx *c)
 
 /* ---- events ---- */
 
+static void gen_event(yajl_gen g, const PGresult *res, int i)
+{
+    yajl_gen_map_open(g);
+    json_gen_cstr(g, "id");
+    api_gen_cell_num(g, res, i, 0);
+    json_gen_cstr(g, "at");
+    api_gen_cell_str(g, res, i, 1);
+    json_gen_cstr(g, "kind");
+    api_gen_cell_str(g, res, i, 2);
+    json_gen_cstr(g, "detail");
+    api_gen_cell_json(g, res, i, 3);
+    yajl_gen_map_close(g);
+}
+
 static void on_events(struct http_ctx *c, msg_t *m)
 {
     struct store_result *r = (struct store_result *)m;
-    int limit = (int)(intptr_t)http_udata(c);
-    if (r->status != STORE_OK) {
+    if (r->status != STORE_OK)
         api_store_error(c, r, NULL);
-    } else if (PQgetvalue(r->res[0], 0, 0)[0] != 't') {
+    else if (PQgetvalue(r->res[0], 0, 0)[0] != 't')
         http_reply_error(c, 404, "not_found", "id", "no run with id %s", http_param(c, "id"));
-    } else {
-        const PGresult *res = r->res[1];
-        int n = PQntuples(res), shown = n > limit ? limit : n;
-        yajl_gen g = json_gen_new();
-        yajl_gen_map_open(g);
-        json_gen_cstr(g, "items");
-        yajl_gen_array_open(g);
-        for (int i = 0; i < shown; i++) {
-            yajl_gen_map_open(g);
-            json_gen_cstr(g, "id");
-            api_gen_cell_num(g, res, i, 0);
-            json_gen_cstr(g, "at");
-            api_gen_cell_str(g, res, i, 1);
-            json_gen_cstr(g, "kind");
-            api_gen_cell_str(g, res, i, 2);
-            json_gen_cstr(g, "detail");
-            api_gen_cell_json(g, res, i, 3);
-            yajl_gen_map_close(g);
-        }
-        yajl_gen_array_close(g);
-        json_gen_cstr(g, "next_cursor");
-        if (n > limit)
-            json_gen_cstr(g, PQgetvalue(res, shown - 1, 0));
-        else
-            yajl_gen_null(g);
-        yajl_gen_map_close(g);
-        http_reply_doc(c, 200, g);
-    }
+    else
+        api_reply_id_page(c, r->res[1], (int)(intptr_t)http_udata(c), gen_event);
     msg_free(m);
 }
 

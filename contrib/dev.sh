@@ -30,7 +30,7 @@ PACKAGES=(
     libevent-dev libevhtp-dev libonig-dev libssl-dev libpq-dev
     libhiredis-dev libyajl-dev libwebsockets-dev check
     postgresql-15 postgresql-client-15 redis-server
-    iproute2 curl procps jq
+    iproute2 curl procps jq tzdata
 )
 
 deps() {

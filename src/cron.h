@@ -46,10 +46,11 @@
  * second, carrying over), a span of constant UTC offset at a time, never
  * second by second. It looks at most CRON_HORIZON_YEARS (400, one
  * Gregorian cycle, after which the calendar repeats) ahead, and not past
- * the year 9999. An expression whose days cannot exist (day 30 of
- * February, day 31 of April) is known at parse time and answers -1 at
- * once; every other expression fires at least every 40 years or so (the
- * rarest: February 29 that is also a given weekday).
+ * the year 9999. An expression whose days cannot exist ("0 0 30 2 *",
+ * "0 0 31 4 *": with day of week "*", only those days count) is known at
+ * parse time and answers -1 at once; every other expression fires at
+ * least every 40 years (the rarest: a February 29 that is also a given
+ * weekday, "0 0 29 2 *" + "/7" in day of week: 2088, then 2128).
  *
  * Threads: a parsed expression is immutable; any threads may share it. */
 #ifndef STAMPEDE_CRON_H
@@ -64,11 +65,11 @@
 
 struct cron;
 
-/* Parses expr. NULL with a message in err when it is malformed, naming
- * the field and the token, e.g. "field 3 (day of month): 32 is out of
- * range 1-31" or "expected 5 or 6 fields, got 4" (fields are numbered
- * as written: in a six-field expression, field 1 is the seconds). Caller
- * frees with cron_free. */
+/* Parses expr (not kept). NULL with a message in err when it is
+ * malformed, naming the field and the token, e.g. "field 3 (day of
+ * month): 32 is out of range 1-31" or "expected 5 or 6 fields, got 4"
+ * (fields are numbered as written: in a six-field expression, field 1 is
+ * the seconds). Caller frees with cron_free. */
 struct cron *cron_parse(const char *expr, char *err, size_t errlen);
 
 /* cron_free(NULL) is a no-op. */

@@ -3,16 +3,19 @@
  * This is the only file with process-wide state. */
 #include "actor.h"
 #include "bus.h"
+#include "cli_cron.h"
 #include "cli_import.h"
 #include "cli_run.h"
 #include "clock.h"
 #include "config.h"
 #include "http_front.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
 #include "run_manager.h"
 #include "runs.h"
+#include "scheduler.h"
 #include "series_writer.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -35,8 +38,8 @@ enum { MSG_APP_SIGNAL = MSG_RANGE_CLI + 0x80 };
 struct app {
     struct loop_group *loops;
     actor_t *root;
-    actor_t *front, *store, *bus, *runs, *metrics, *series, *rm;
-    actor_t *stop_order[8];
+    actor_t *front, *store, *bus, *runs, *metrics, *series, *rm, *listener, *scheduler;
+    actor_t *stop_order[10];
     int nstop, stopping, next_stop;
     int exit_code;
     struct actor_timer *deadline;
@@ -192,6 +195,10 @@ static int serve_main(int argc, char **argv)
     app.runs = runs_new(l0, &rc);
     struct rm_config rmc = { app.store, app.runs, app.series };
     app.rm = run_manager_new(l0, &rmc);
+    struct listener_config lc = { cfg.pg_dsn };
+    app.listener = listener_new(l0, &lc);
+    struct scheduler_config schc = { app.store, app.rm, app.listener };
+    app.scheduler = scheduler_new(l0, &schc);
     struct http_front_config hc = {
         .host = cfg.listen_host,
         .port = cfg.listen_port,
@@ -212,10 +219,12 @@ static int serve_main(int argc, char **argv)
         goto fail;
     }
     app.stop_order[app.nstop++] = app.front;
+    app.stop_order[app.nstop++] = app.scheduler;
     app.stop_order[app.nstop++] = app.rm;
     app.stop_order[app.nstop++] = app.runs;
     app.stop_order[app.nstop++] = app.metrics;
     app.stop_order[app.nstop++] = app.series;
+    app.stop_order[app.nstop++] = app.listener;
     app.stop_order[app.nstop++] = app.store;
     app.stop_order[app.nstop++] = app.bus;
 
@@ -239,6 +248,8 @@ fail:
     if (app.sigterm)
         event_free(app.sigterm);
     actor_timer_free(app.deadline);
+    scheduler_free(app.scheduler);
+    listener_free(app.listener);
     run_manager_free(app.rm);
     http_front_free(app.front);
     runs_free(app.runs);
@@ -261,6 +272,7 @@ static void usage(FILE *out)
             "  run FILE         run a load test script from the terminal (no database)\n"
             "  run --url URL    quick test of one URL\n"
             "  import curl|har  make a script from a curl command or a HAR recording\n"
+            "  cron next EXPR   print the next fire times of a cron expression\n"
             "  version          print the version\n"
             "  help             this text\n\n"
             "`stampede <command> --help` describes a command's options.\n");
@@ -279,6 +291,8 @@ int main(int argc, char **argv)
         return cli_run_main(argc - 2, argv + 2);
     if (strcmp(cmd, "import") == 0)
         return cli_import_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "cron") == 0)
+        return cli_cron_main(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("stampede %s\n", PACKAGE_VERSION);
         return 0;

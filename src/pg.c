@@ -21,6 +21,8 @@ struct pg_conn {
     char tag[48];
     pg_state_cb on_state;
     void *arg;
+    pg_notify_cb on_notify;
+    void *notify_arg;
 
     enum pg_state state;
     PGconn *conn;
@@ -270,6 +272,8 @@ static void read_results(struct pg_conn *c)
     PGnotify *nt;
     while ((nt = PQnotifies(c->conn)) != NULL) {
         log_debug(c->tag, "notification on %s", nt->relname);
+        if (c->on_notify)
+            c->on_notify(c, nt->relname, nt->extra ? nt->extra : "", c->notify_arg);
         PQfreemem(nt);
     }
     if (!c->done) {
@@ -574,6 +578,12 @@ void pg_conn_free(struct pg_conn *c)
     event_free(c->defer_ev);
     free(c->conninfo);
     free(c);
+}
+
+void pg_conn_on_notify(struct pg_conn *c, pg_notify_cb cb, void *arg)
+{
+    c->on_notify = cb;
+    c->notify_arg = arg;
 }
 
 enum pg_state pg_conn_state(const struct pg_conn *c)

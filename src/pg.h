@@ -54,6 +54,9 @@ struct pg_outcome {
 
 typedef void (*pg_state_cb)(struct pg_conn *c, enum pg_state st, const char *why, void *arg);
 typedef void (*pg_done_cb)(struct pg_conn *c, struct pg_outcome *o, void *arg);
+/* A NOTIFY on a channel this connection LISTENs to; channel and payload
+ * are valid during the call only. */
+typedef void (*pg_notify_cb)(struct pg_conn *c, const char *channel, const char *payload, void *arg);
 
 /* conninfo is copied. tag names the connection in logs. */
 struct pg_conn *pg_conn_new(struct event_base *base, struct evdns_base *dns, const char *conninfo,
@@ -77,6 +80,9 @@ int pg_conn_exec(struct pg_conn *c, const struct pg_stmt *stmts, int n, int simp
 /* Drop the connection: a running job completes with conn_lost, state goes
  * to PG_DOWN (reported through on_state). */
 void pg_conn_reset(struct pg_conn *c, const char *why);
+
+/* Deliver notifications (LISTEN) to cb, from the loop, idle or busy. */
+void pg_conn_on_notify(struct pg_conn *c, pg_notify_cb cb, void *arg);
 
 enum pg_state pg_conn_state(const struct pg_conn *c);
 const char *pg_conn_tag(const struct pg_conn *c);

@@ -676,6 +676,9 @@ int32_t tz_span_at(const struct tz_zone *z, int64_t t, int64_t *start, int64_t *
     do
         e = change_after(z, e);
     while (e != INT64_MAX && tz_offset_at(z, e) == off && --steps);
+    *end = e;
+    if (!start)
+        return off;
     int64_t s = t;
     steps = z->n + SPAN_MAX_STEPS;
     for (;;) {
@@ -687,7 +690,6 @@ int32_t tz_span_at(const struct tz_zone *z, int64_t t, int64_t *start, int64_t *
         s = p - 1;
     }
     *start = s;
-    *end = e;
     return off;
 }
 
@@ -711,4 +713,66 @@ int64_t tz_local_to_utc(const struct tz_zone *z, int64_t wall)
         have_prev = 1;
         t = e;
     }
+}
+
+/* n digits at *pp into *out. */
+static int fixed_digits(const char **pp, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*pp)[i]))
+            return -1;
+        v = v * 10 + ((*pp)[i] - '0');
+    }
+    *pp += n;
+    *out = v;
+    return 0;
+}
+
+int tz_parse_iso(const char *s, const struct tz_zone *z, int64_t *out)
+{
+    const char *p = s;
+    int y, mo, d, h, mi, sec = 0;
+    if (!p || fixed_digits(&p, 4, &y) < 0 || *p++ != '-' || fixed_digits(&p, 2, &mo) < 0 || *p++ != '-' ||
+        fixed_digits(&p, 2, &d) < 0 || (*p != 'T' && *p != 't' && *p != ' '))
+        return -1;
+    p++;
+    if (fixed_digits(&p, 2, &h) < 0 || *p++ != ':' || fixed_digits(&p, 2, &mi) < 0)
+        return -1;
+    if (*p == ':') {
+        p++;
+        if (fixed_digits(&p, 2, &sec) < 0)
+            return -1;
+        if (*p == '.' || *p == ',') {
+            p++;
+            if (!isdigit((unsigned char)*p))
+                return -1;
+            while (isdigit((unsigned char)*p))
+                p++;
+        }
+    }
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > tz_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
+        return -1;
+    int64_t wall = tz_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    if (*p == '\0') {
+        *out = tz_local_to_utc(z, wall);
+        return 0;
+    }
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        *out = wall;
+        return 0;
+    }
+    if (*p != '+' && *p != '-')
+        return -1;
+    int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+    if (fixed_digits(&p, 2, &oh) < 0)
+        return -1;
+    if (*p == ':')
+        p++;
+    if (*p && fixed_digits(&p, 2, &om) < 0)
+        return -1;
+    if (*p || oh > 23 || om > 59)
+        return -1;
+    *out = wall - sign * (oh * 3600 + om * 60);
+    return 0;
 }

@@ -59,7 +59,8 @@ int32_t tz_offset_at(const struct tz_zone *z, int64_t t);
  * [*start, *end), maximal (the instants either side have another offset;
  * in the odd rule that keeps daylight time all year, a span may also end
  * at a yearly change that keeps the offset). *start is INT64_MIN and *end
- * INT64_MAX where the span is unbounded. */
+ * INT64_MAX where the span is unbounded. start may be NULL (it costs as
+ * much as end to find). */
 int32_t tz_span_at(const struct tz_zone *z, int64_t t, int64_t *start, int64_t *end);
 
 /* The first instant whose wall time is wall. A wall time skipped by a
@@ -67,6 +68,14 @@ int32_t tz_span_at(const struct tz_zone *z, int64_t t, int64_t *start, int64_t *
  * gap ends; one repeated by a backward jump (fall back) maps to its first
  * occurrence. wall must lie within +-2^62. */
 int64_t tz_local_to_utc(const struct tz_zone *z, int64_t wall);
+
+/* Reads an ISO 8601 / RFC 3339 time into *out (Unix seconds):
+ * YYYY-MM-DD, then 'T', 't' or ' ', then hh:mm[:ss[.fff]], then 'Z', an
+ * offset +hh:mm / +hhmm / +hh, or nothing: a local time in z (borrowed),
+ * which maps as tz_local_to_utc does. Fractions of a second are dropped.
+ * Returns 0, or -1 when s is not such a time or names no real date
+ * (2026-02-30) or time (24:00, second 60), or its year is not 1-9999. */
+int tz_parse_iso(const char *s, const struct tz_zone *z, int64_t *out);
 
 /* Proleptic Gregorian calendar. Days since 1970-01-01 of y-m-d (m 1-12,
  * d 1-31; not validated), and back; exact for years within +-10^12. */
