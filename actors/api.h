@@ -22,6 +22,7 @@ void api_results_register(struct router *r);
 void api_meta_register(struct router *r);
 void api_import_register(struct router *r);
 void api_schedules_register(struct router *r);
+void api_ui_register(struct router *r);
 
 /* Answer a failed store_result with its HTTP status and a JSON error;
  * conflict_field names the field a unique violation is about. */

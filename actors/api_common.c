@@ -25,6 +25,7 @@ void api_register_all(struct router *r)
     api_results_register(r); /* before api_runs: /v1/runs/compare is not an id */
     api_runs_register(r);
     api_schedules_register(r);
+    api_ui_register(r);
 }
 
 void api_store_error(struct http_ctx *c, const struct store_result *res, const char *conflict_field)

@@ -2,6 +2,7 @@
 #include "bus.h"
 
 #include "clock.h"
+#include "json.h"
 #include "status.h"
 #include "xmalloc.h"
 
@@ -99,6 +100,39 @@ struct bus_publish *bus_publish_new(const char *channel, const char *payload, si
     p->payload = xstrndup(payload, len);
     p->len = len;
     return p;
+}
+
+void bus_event(actor_t *bus, const char *prefix, const char *kind, const char *run_id, const char *state,
+               const char *detail_json)
+{
+    if (!bus)
+        return;
+    yajl_gen g = json_gen_new();
+    yajl_gen_map_open(g);
+    json_gen_kv_str(g, "type", "event");
+    json_gen_kv_str(g, "kind", kind);
+    json_gen_kv_str(g, "run_id", run_id);
+    json_gen_kv_str(g, "state", state);
+    json_gen_kv_int(g, "t_ms", clock_wall_ms());
+    json_gen_cstr(g, "detail");
+    struct json_err e;
+    yajl_val d = detail_json ? json_parse(detail_json, strlen(detail_json), 16, &e) : NULL;
+    if (d) {
+        json_gen_value(g, d);
+        yajl_tree_free(d);
+    } else {
+        yajl_gen_map_open(g);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_map_close(g);
+    size_t len;
+    char *json = json_gen_finish(g, &len);
+    char channel[96];
+    snprintf(channel, sizeof channel, "%s:runs", prefix ? prefix : "stampede");
+    struct bus_publish *p = bus_publish_new(channel, json, len);
+    free(json);
+    if (actor_send(bus, &p->m) < 0)
+        msg_free(&p->m); /* backed up: the event is lost for live listeners (it is in run_events) */
 }
 
 static void message_dtor(msg_t *m)
@@ -539,7 +573,7 @@ actor_t *bus_new(struct loop *l, const struct bus_config *cfg, char *err, size_t
 {
     struct bus *b = xcalloc(1, sizeof *b);
     snprintf(b->prefix, sizeof b->prefix, "%s", cfg->prefix ? cfg->prefix : "stampede");
-    snprintf(b->psub_pattern, sizeof b->psub_pattern, "%s.*", b->prefix);
+    snprintf(b->psub_pattern, sizeof b->psub_pattern, "%s:*", b->prefix);
     if (cfg->redis_url && *cfg->redis_url) {
         if (bus_parse_url(cfg->redis_url, b->host, sizeof b->host, &b->port, b->password,
                           sizeof b->password, err, errlen) < 0) {

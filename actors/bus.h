@@ -2,7 +2,7 @@
  *
  * PUBLISH goes to Redis on one hiredis connection and, always, to local
  * subscribers in this process. A second connection PSUBSCRIBEs to
- * "<prefix>.*" and hands messages published by other servers to local
+ * "<prefix>:*" and hands messages published by other servers to local
  * subscribers (our own come back too and are recognised and skipped).
  *
  * While Redis is down (or slow: more than BUS_MAX_INFLIGHT bytes unanswered)
@@ -40,7 +40,7 @@ struct bus_publish {
 
 struct bus_subscribe {
     msg_t m;
-    char pattern[128]; /* Redis glob, e.g. "stampede.run.*" */
+    char pattern[128]; /* Redis glob, e.g. "stampede:run:*" */
 };
 
 struct bus_message {
@@ -76,6 +76,13 @@ void bus_free(actor_t *bus);
 
 /* Build a publish message (channel and payload are copied). */
 struct bus_publish *bus_publish_new(const char *channel, const char *payload, size_t len);
+
+/* Publish a run event on "<prefix>:runs" (docs/live.md):
+ * {"type":"event","kind":kind,"run_id":..,"state":..,"t_ms":..,"detail":{..}}.
+ * detail_json is a JSON object text or NULL; run_id and state may be NULL.
+ * Dropped (never queued without bound) when the bus is backed up. */
+void bus_event(actor_t *bus, const char *prefix, const char *kind, const char *run_id, const char *state,
+               const char *detail_json);
 
 /* Parse redis://[:password@]host[:port][/db]; 0 or -1 with err set. */
 int bus_parse_url(const char *url, char *host, size_t hostlen, int *port, char *password,

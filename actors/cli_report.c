@@ -21,13 +21,15 @@ struct cli {
     int interrupts;
 };
 
-static double num(yajl_val root, const char *a, const char *b)
+static double num(yajl_val root, const char *a, const char *b, const char *c3)
 {
-    const char *path[3] = { a, b, NULL };
+    const char *path[4] = { a, b, c3, NULL };
     yajl_val v = yajl_tree_get(root, path, yajl_t_number);
     return v ? YAJL_GET_DOUBLE(v) : NAN;
 }
 
+/* One line per second from the run's live frame (docs/live.md): rates and
+ * latencies of that second, failures and drops so far. */
 static void progress(struct cli *c, const struct bus_message *bm)
 {
     if (c->cfg.quiet)
@@ -36,10 +38,10 @@ static void progress(struct cli *c, const struct bus_message *bm)
     yajl_val root = json_parse(bm->payload, bm->len, JSON_MAX_DEPTH, &e);
     if (!root)
         return;
-    double t = num(root, "t", NULL) + 1, rps = num(root, "rps", NULL);
-    double p50 = num(root, "latency_ms", "p50"), p99 = num(root, "latency_ms", "p99");
-    double failed = num(root, "failed", NULL), vus = num(root, "vus", NULL);
-    double dropped = num(root, "dropped_iterations", NULL);
+    double t = num(root, "second", NULL, NULL) + 1, rps = num(root, "rps", NULL, NULL);
+    double p50 = num(root, "latency_ms", "corrected", "p50"), p99 = num(root, "latency_ms", "corrected", "p99");
+    double failed = num(root, "failed", NULL, NULL), vus = num(root, "vus", NULL, NULL);
+    double dropped = num(root, "dropped_iterations", NULL, NULL);
     const char *wpath[] = { "warmup", NULL };
     yajl_val w = yajl_tree_get(root, wpath, yajl_t_true);
     char line[256];
@@ -159,7 +161,7 @@ actor_t *cli_report_new(struct loop *l, const struct cli_report_config *cfg)
     c->tty = isatty(STDERR_FILENO);
     c->self = actor_new(l, "cli", -1, cli_handle, c, 0);
     struct bus_subscribe *sub = MSG_NEW(MSG_BUS_SUBSCRIBE, struct bus_subscribe);
-    snprintf(sub->pattern, sizeof sub->pattern, "*.run.%llu", (unsigned long long)cfg->run_id);
+    snprintf(sub->pattern, sizeof sub->pattern, "*:run:%llu", (unsigned long long)cfg->run_id);
     sub->m.reply_to = c->self;
     if (actor_send_urgent(cfg->bus, &sub->m) < 0)
         msg_free(&sub->m);

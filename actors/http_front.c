@@ -2,10 +2,13 @@
 #include "http_front.h"
 
 #include "api.h"
+#include "assets.h"
 #include "clock.h"
+#include "hex.h"
 #include "idmap.h"
 #include "sbuf.h"
 #include "stats.h"
+#include "ws_gateway.h"
 #include "xmalloc.h"
 
 #include <errno.h>
@@ -43,13 +46,21 @@ struct http_front {
     int stopped;
     uint64_t requests;
     char *api_token;
+    char live_host[64];
+    struct assets *assets;
     size_t nroutes;
     uint64_t (*counts)[STATUS_SLOTS]; /* [route index, or nroutes: no route][status - 100] */
     uint64_t unauthorized;
 };
 
+struct qval {
+    char *key, *val;
+    struct qval *next;
+};
+
 struct http_ctx {
     struct http_front *hf;
+    struct qval *qvals;         /* query values asked for, decoded */
     evhtp_request_t *req;       /* NULL once evhtp has freed the request */
     struct route_match match;
     yajl_val body;
@@ -74,6 +85,13 @@ static void ctx_free(struct http_ctx *c)
         yajl_tree_free(c->body);
     if (c->udata_free)
         c->udata_free(c->udata);
+    while (c->qvals) {
+        struct qval *q = c->qvals;
+        c->qvals = q->next;
+        free(q->key);
+        free(q->val);
+        free(q);
+    }
     free(c);
 }
 
@@ -276,11 +294,43 @@ const char *http_param(const struct http_ctx *c, const char *name)
     return route_param(&c->match, name);
 }
 
+/* Percent-decode a query value ('+' is a space, as in forms); a '%' that
+ * does not start a valid escape stays as it is. Caller frees. */
+static char *query_decode(const char *v)
+{
+    size_t n = strlen(v), k = 0;
+    char *out = xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (v[i] == '%' && i + 2 < n + 1 && (hi = hex_digit(v[i + 1])) >= 0 && (lo = hex_digit(v[i + 2])) >= 0 &&
+            (hi || lo)) {
+            out[k++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            out[k++] = v[i] == '+' ? ' ' : v[i];
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
 const char *http_query(const struct http_ctx *c, const char *key)
 {
     if (!c->req || !c->req->uri || !c->req->uri->query)
         return NULL;
-    return evhtp_kv_find(c->req->uri->query, key);
+    struct http_ctx *mc = (struct http_ctx *)c; /* the decoded values are a cache */
+    for (struct qval *q = mc->qvals; q; q = q->next)
+        if (strcmp(q->key, key) == 0)
+            return q->val;
+    const char *raw = evhtp_kv_find(c->req->uri->query, key);
+    if (!raw)
+        return NULL;
+    struct qval *q = xmalloc(sizeof *q);
+    q->key = xstrdup(key);
+    q->val = query_decode(raw);
+    q->next = mc->qvals;
+    mc->qvals = q;
+    return q->val;
 }
 
 yajl_val http_body(const struct http_ctx *c)
@@ -304,6 +354,19 @@ struct loop_group *http_loops_group(const struct http_ctx *c)
     return c->hf->cfg.group;
 }
 
+const struct assets *http_assets(const struct http_ctx *c)
+{
+    return c->hf->assets;
+}
+
+void http_live_info(const struct http_ctx *c, const char **host, unsigned *port, int *auth)
+{
+    const struct http_front *hf = c->hf;
+    *host = hf->live_host;
+    *port = hf->cfg.live ? ws_gateway_port(hf->cfg.live) : 0;
+    *auth = hf->api_token != NULL;
+}
+
 void http_front_metrics(const struct http_ctx *c, struct sbuf *out)
 {
     const struct http_front *hf = c->hf;
@@ -323,6 +386,22 @@ void http_front_metrics(const struct http_ctx *c, struct sbuf *out)
     sbuf_printf(out, "# HELP stampede_http_unauthorized_total /v1 requests refused for a missing or wrong token.\n"
                      "# TYPE stampede_http_unauthorized_total counter\n"
                      "stampede_http_unauthorized_total %llu\n", (unsigned long long)hf->unauthorized);
+    if (hf->cfg.live) {
+        struct wsgw_stats ws = ws_gateway_stats(hf->cfg.live);
+        sbuf_printf(out, "# HELP stampede_live_clients WebSocket clients connected to the live gateway.\n"
+                         "# TYPE stampede_live_clients gauge\nstampede_live_clients %llu\n"
+                         "# HELP stampede_live_writes_total Live messages written to WebSocket clients.\n"
+                         "# TYPE stampede_live_writes_total counter\nstampede_live_writes_total %llu\n"
+                         "# HELP stampede_live_replaced_total Unsent frames replaced by newer ones (slow clients).\n"
+                         "# TYPE stampede_live_replaced_total counter\nstampede_live_replaced_total %llu\n"
+                         "# HELP stampede_live_closed_slow_total Clients closed for falling behind.\n"
+                         "# TYPE stampede_live_closed_slow_total counter\nstampede_live_closed_slow_total %llu\n"
+                         "# HELP stampede_live_refused_total Upgrades refused (path or token).\n"
+                         "# TYPE stampede_live_refused_total counter\nstampede_live_refused_total %llu\n",
+                    (unsigned long long)ws.clients, (unsigned long long)ws.writes,
+                    (unsigned long long)ws.replaced, (unsigned long long)ws.closed_slow,
+                    (unsigned long long)ws.refused);
+    }
     sbuf_printf(out, "# HELP stampede_dependency_up 1 when the dependency is reachable.\n"
                      "# TYPE stampede_dependency_up gauge\n"
                      "stampede_dependency_up{dependency=\"postgres\"} %d\n"
@@ -585,6 +664,12 @@ actor_t *http_front_new(struct loop *l, const struct http_front_config *cfg, cha
     hf->router = router_new();
     api_register_all(hf->router);
     hf->nroutes = router_count(hf->router);
+    snprintf(hf->live_host, sizeof hf->live_host, "%s", cfg->live_host ? cfg->live_host : "");
+    hf->cfg.live_host = hf->live_host;
+    hf->assets = assets_load(cfg->dashboard_dir, err, errlen);
+    if (!hf->assets)
+        goto fail;
+    hf->cfg.dashboard_dir = NULL; /* read; not kept */
     hf->counts = xcalloc(hf->nroutes + 1, sizeof *hf->counts);
     if (cfg->api_token && cfg->api_token[0])
         hf->api_token = xstrdup(cfg->api_token);
@@ -621,6 +706,7 @@ actor_t *http_front_new(struct loop *l, const struct http_front_config *cfg, cha
 fail:
     if (hf->htp)
         evhtp_free(hf->htp);
+    assets_free(hf->assets);
     free(hf->counts);
     free(hf->api_token);
     router_free(hf->router);
@@ -646,6 +732,7 @@ void http_front_free(actor_t *front)
     idmap_deinit(&hf->pending);
     free(hf->counts);
     free(hf->api_token);
+    assets_free(hf->assets);
     free(hf);
     actor_free(front);
 }

@@ -30,6 +30,9 @@ struct http_front_config {
     actor_t *series;           /* series_writer (for /metrics) */
     struct loop_group *group;  /* for /metrics (loop lag); may be NULL */
     const char *api_token;     /* when set, /v1 requires Authorization: Bearer <it> */
+    actor_t *live;             /* the WebSocket gateway (ws_gateway); may be NULL */
+    const char *live_host;     /* its listen address, for the dashboard's config */
+    const char *dashboard_dir; /* served at / and /ui/ (read once at start); NULL = none */
 };
 
 /* Create the actor and bind the listener now, so a busy port fails early.
@@ -69,7 +72,8 @@ void http_route(struct router *r, unsigned methods, const char *pattern, http_ha
                 unsigned flags);
 
 const char *http_param(const struct http_ctx *c, const char *name);
-/* Query parameter (decoded), or NULL. */
+/* Query parameter, percent-decoded ('+' = space; "%00" is left as it is),
+ * or NULL. Valid as long as the request. */
 const char *http_query(const struct http_ctx *c, const char *key);
 yajl_val http_body(const struct http_ctx *c);
 actor_t *http_peer(const struct http_ctx *c, enum http_peer which);
@@ -79,6 +83,11 @@ int http_loops(const struct http_ctx *c);
 const char *http_version(const struct http_ctx *c);
 
 struct loop_group *http_loops_group(const struct http_ctx *c);
+/* The dashboard's files (never NULL; maybe empty). */
+const struct assets *http_assets(const struct http_ctx *c);
+/* Where the live gateway listens (host "" and port 0 when there is none),
+ * and whether the API wants a token. */
+void http_live_info(const struct http_ctx *c, const char **host, unsigned *port, int *auth);
 /* Append the front's own counters in Prometheus text format. */
 struct sbuf;
 void http_front_metrics(const struct http_ctx *c, struct sbuf *out);

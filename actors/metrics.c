@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include "bus.h"
+#include "clock.h"
 #include "idmap.h"
 #include "report.h"
 #include "series.h"
@@ -27,6 +28,12 @@ struct slot {
 struct mrun {
     uint64_t run_id;
     char label[64];
+    char id_text[64];        /* label, or the number */
+    char script_id[40];
+    char script_name[208];
+    char state[16];          /* what frames say: running, paused, stopping, finished */
+    struct frame_totals totals;
+    double elapsed_s;
     const struct script *sc;
     int nshards;
     int64_t started_wall_ms;
@@ -144,6 +151,40 @@ static void store_second(struct metrics *m, struct mrun *r, struct slot *s, uint
     }
 }
 
+static int all_done(const struct mrun *r)
+{
+    for (int i = 0; i < r->nshards; i++)
+        if (!r->last[i])
+            return 0;
+    return 1;
+}
+
+static void publish_frame(struct metrics *m, struct mrun *r, struct slot *s, double span_s)
+{
+    int final = all_done(r) && s->next == NULL;
+    struct frame_input in = {
+        .run_id = r->id_text,
+        .script_id = r->script_id[0] ? r->script_id : NULL,
+        .script = r->script_name,
+        .state = final ? "finished" : r->state,
+        .final = final,
+        .t_ms = clock_wall_ms(),
+        .second = s->second,
+        .elapsed_s = r->elapsed_s,
+        .span_s = span_s,
+        .warmup = s->warmup,
+        .sc = r->sc,
+        .w = s->w,
+        .totals = &r->totals,
+    };
+    size_t len;
+    char *json = report_frame_json(&in, &len);
+    struct bus_publish *pub = bus_publish_new(r->channel, json, len);
+    free(json);
+    if (actor_send(m->bus, &pub->m) < 0)
+        msg_free(&pub->m); /* the bus is backed up: a live frame may be lost */
+}
+
 static void emit(struct metrics *m, struct mrun *r, struct slot *s)
 {
     uint64_t span = 0, measured = 0;
@@ -164,14 +205,10 @@ static void emit(struct metrics *m, struct mrun *r, struct slot *s)
         r->cum->vus_max = s->w->vus_max;
     if (m->series)
         store_second(m, r, s, span, measured);
-    if (m->bus) {
-        size_t len;
-        char *json = report_point_json(r->run_id, p, r->sc, s->w, &len);
-        struct bus_publish *pub = bus_publish_new(r->channel, json, len);
-        free(json);
-        if (actor_send(m->bus, &pub->m) < 0)
-            msg_free(&pub->m); /* the bus is backed up: a live point may be lost */
-    }
+    report_frame_totals_add(&r->totals, s->w);
+    r->elapsed_s += (double)span / 1e6;
+    if (m->bus)
+        publish_frame(m, r, s, (double)span / 1e6);
     r->next_emit = s->second + 1;
     check_abort(m, r);
 }
@@ -245,10 +282,17 @@ static void on_begin(struct metrics *m, struct metrics_begin *b)
     r->last = xcalloc((size_t)r->nshards, sizeof *r->last);
     r->cum = stats_window_new(r->sc->nsteps);
     snprintf(r->label, sizeof r->label, "%s", b->label);
+    snprintf(r->script_id, sizeof r->script_id, "%s", b->script_id);
+    snprintf(r->script_name, sizeof r->script_name, "%s", b->script_name);
+    snprintf(r->state, sizeof r->state, "running");
     if (r->label[0])
-        snprintf(r->channel, sizeof r->channel, "%s.run.%s", m->prefix, r->label);
+        snprintf(r->id_text, sizeof r->id_text, "%s", r->label);
     else
-        snprintf(r->channel, sizeof r->channel, "%s.run.%llu", m->prefix,
+        snprintf(r->id_text, sizeof r->id_text, "%llu", (unsigned long long)r->run_id);
+    if (r->label[0])
+        snprintf(r->channel, sizeof r->channel, "%s:run:%s", m->prefix, r->label);
+    else
+        snprintf(r->channel, sizeof r->channel, "%s:run:%llu", m->prefix,
                  (unsigned long long)r->run_id);
     idmap_put(&m->runs, r->run_id, r);
 }
@@ -321,6 +365,13 @@ static void metrics_handle(actor_t *self, msg_t *msg)
     case MSG_METRICS_END:
         on_end(m, (struct metrics_end *)msg);
         break;
+    case MSG_METRICS_STATE: {
+        struct metrics_state *st = (struct metrics_state *)msg;
+        struct mrun *r = idmap_get(&m->runs, st->run_id);
+        if (r)
+            snprintf(r->state, sizeof r->state, "%s", st->state);
+        break;
+    }
     case MSG_STOP:
         actor_reply(msg, msg_new(MSG_STOPPED, sizeof(msg_t)));
         break;

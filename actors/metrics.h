@@ -2,7 +2,8 @@
  *
  * For each run it assembles second k once every shard has sent its window
  * for k (or finished), turns it into a point, keeps the point in the
- * series, publishes it as JSON on "<prefix>.run.<id>" through the bus, and
+ * series, publishes it as a live frame (docs/live.md) on "<prefix>:run:<id>"
+ * through the bus (the state it shows follows MSG_METRICS_STATE), and
  * merges the measured (non-warmup) windows into the cumulative summary.
  * After each second it checks thresholds marked abort_on_fail and asks runs
  * to abort when one fails. On MSG_METRICS_END it flushes, evaluates every

@@ -3,6 +3,7 @@
  * flow is in run_create.c. */
 #include "run_manager_int.h"
 
+#include "bus.h"
 #include "clock.h"
 #include "json.h"
 #include "sbuf.h"
@@ -194,6 +195,7 @@ static void set_state(struct rm *rm, struct prun *r, enum rm_state st, const cha
                       msg_t *req, struct rm_reply *rep)
 {
     r->st = st;
+    bus_event(rm->cfg.bus, rm->prefix, "state", r->id, rm_state_name(st), detail);
     const char *extra = st == RMS_STARTING ? ", started_at = now()" : NULL;
     write_state(rm, r, extra, rm_state_name(st), detail, req, rep);
 }
@@ -266,6 +268,8 @@ void rm_launch(struct rm *rm, struct prun *r)
         st->observer = rm->self;
         st->percent = r->percent;
         snprintf(st->label, sizeof st->label, "%s", r->id);
+        snprintf(st->script_id, sizeof st->script_id, "%s", ps->script_id);
+        snprintf(st->script_name, sizeof st->script_name, "%s", ps->name);
         if (actor_send_urgent(rm->cfg.runs, &st->m) < 0) {
             msg_free(&st->m); /* the script stays ours and is freed with the run */
             ps->engine_over = ps->done = 1;
@@ -309,6 +313,7 @@ static void on_engine_event(struct rm *rm, struct run_event *e)
     } else if (e->kind == RUN_EV_ABORTING) {
         char *d = detail_json("script", ps->name, "reason", e->detail);
         write_state(rm, r, NULL, "threshold_abort", d, NULL, NULL);
+        bus_event(rm->cfg.bus, rm->prefix, "threshold_abort", r->id, rm_state_name(r->st), d);
         free(d);
         if (state_active(r->st) && r->st != RMS_STOPPING && r->n == 1)
             set_state(rm, r, RMS_STOPPING, NULL, NULL, NULL);
@@ -368,6 +373,9 @@ static void finalize(struct rm *rm, struct prun *r)
     free(d);
     free(summary);
     rm_write(rm, r, q, NULL, NULL)->last = 1;
+    char *ev = detail_json(error[0] ? "error" : NULL, error, NULL, NULL);
+    bus_event(rm->cfg.bus, rm->prefix, "state", r->id, rm_state_name(r->st), ev);
+    free(ev);
     alog_info(rm->self, "run %s %s", r->id, rm_state_name(r->st));
 }
 
@@ -539,6 +547,7 @@ static void control_done(struct rm *rm, struct pctl *pc)
     }
     const char *p2[2] = { r->id, d };
     store_query_add(q, "INSERT INTO run_events (run_id, kind, detail) VALUES ($1, 'load', $2::jsonb)", 2, p2);
+    bus_event(rm->cfg.bus, rm->prefix, "load", r->id, rm_state_name(r->st), d);
     free(d);
     rm_write(rm, r, q, &c->m, ok_reply(r));
     free(pc);
@@ -847,6 +856,8 @@ actor_t *run_manager_new(struct loop *l, const struct rm_config *cfg)
 {
     struct rm *rm = xcalloc(1, sizeof *rm);
     rm->cfg = *cfg;
+    snprintf(rm->prefix, sizeof rm->prefix, "%s", cfg->prefix ? cfg->prefix : "stampede");
+    rm->cfg.prefix = rm->prefix;
     LIST_INIT(&rm->runs);
     LIST_INIT(&rm->creates);
     idmap_init(&rm->engine);

@@ -22,6 +22,9 @@
  * whose heartbeat is older than RM_STALE_S (their server died) are marked
  * `interrupted` with an event, at start and every few seconds after.
  *
+ * Every state change, load change and threshold abort is also published
+ * on the bus as a run event (docs/live.md).
+ *
  * MSG_STOP: every active run is stopped gracefully and recorded as
  * interrupted; the reply comes once they are over (or after a deadline). */
 #ifndef STAMPEDE_RUN_MANAGER_H
@@ -97,6 +100,8 @@ struct rm_stats {
 
 struct rm_config {
     actor_t *store, *runs, *series;
+    actor_t *bus;          /* run events go to "<prefix>:runs"; may be NULL */
+    const char *prefix;    /* channel prefix (copied) */
 };
 
 actor_t *run_manager_new(struct loop *l, const struct rm_config *cfg);

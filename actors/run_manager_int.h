@@ -72,6 +72,7 @@ struct rm {
     struct idmap wcorr;        /* corr of a run's write in flight -> struct prun */
     uint64_t next_engine_id;
     char owner[128];           /* this server instance, in runs.owner */
+    char prefix[64];           /* of the bus channels */
     struct actor_timer *tick;
     uint64_t heartbeat_corr, sweep_corr;
     int ticks;

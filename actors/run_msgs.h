@@ -2,7 +2,7 @@
  * (run_shard) and the metrics actor. One header so the three agree.
  *
  *   observer -> runs      MSG_RUN_START, MSG_RUN_CONTROL
- *   runs -> metrics       MSG_METRICS_BEGIN, MSG_METRICS_END
+ *   runs -> metrics       MSG_METRICS_BEGIN, MSG_METRICS_STATE, MSG_METRICS_END
  *   runs -> run_shard     MSG_SHARD_START, MSG_RUN_CONTROL, MSG_SHARD_RELEASE
  *   run_shard -> metrics  MSG_SHARD_WINDOW (every second, and a last one)
  *   run_shard -> runs     MSG_SHARD_DONE (after its last window)
@@ -37,6 +37,7 @@ enum {
     MSG_METRICS_BEGIN,     /* struct metrics_begin */
     MSG_METRICS_END,       /* struct metrics_end, reply struct metrics_summary */
     MSG_METRICS_SUMMARY,
+    MSG_METRICS_STATE,     /* struct metrics_state: the run was paused, resumed, stopped */
 };
 
 struct run_start {
@@ -46,6 +47,8 @@ struct run_start {
     actor_t *observer;     /* gets events and the finish; may be NULL */
     double percent;        /* start at this percent of the planned load; 0 = 100 */
     char label[64];        /* the run's name for people (summary run_id, channel); "" = the id */
+    char script_id[40];    /* for live frames: which script of the run; "" = none */
+    char script_name[208];
 };
 
 enum run_op {
@@ -125,6 +128,14 @@ struct metrics_begin {
     int64_t started_wall_ms;
     actor_t *supervisor;         /* gets MSG_RUN_ABORT */
     char label[64];              /* see run_start */
+    char script_id[40];
+    char script_name[208];
+};
+
+struct metrics_state {
+    msg_t m;
+    uint64_t run_id;
+    char state[16];              /* running, paused, stopping */
 };
 
 struct metrics_end {

@@ -71,6 +71,7 @@ struct shard {
     struct vu *idle;          /* stack: most recently used first (warm connections) */
     int nidle;
     int active;               /* VUs inside an iteration */
+    int active_peak;          /* the most at once since the window began */
     int target;               /* closed: VUs that should be active */
     int finished_vus;         /* per-vu-iterations: VUs that did all their iterations */
     int vu_quota;             /* per-vu-iterations: VUs of this shard */
@@ -88,6 +89,7 @@ struct shard {
     struct event *sleep_ev;
 
     struct stats_window *win;
+    uint64_t retries_sent;    /* httpc's retries already put in a window */
     uint64_t win_start_us;
     uint32_t second;
     int in_warmup;
@@ -210,7 +212,8 @@ static void vu_begin(struct shard *s, struct vu *v, uint64_t due, uint64_t now)
         due = now; /* released early: timed from the send */
     if (!v->active) {
         v->active = 1;
-        s->active++;
+        if (++s->active > s->active_peak)
+            s->active_peak = s->active;
     }
     v->iter_due_us = due;
     v->step = 0;
@@ -433,8 +436,15 @@ static void send_window(struct shard *s, uint64_t now, int partial, int last)
     w->warmup = s->in_warmup;
     w->partial = partial;
     w->last = last;
-    s->win->vus = (uint32_t)s->active;
+    /* Closed model: the VUs running at the window's end (what the profile
+     * and live control set). Open model: the most busy at once during the
+     * window; at its end alone, fast responses make a run look idle. */
+    s->win->vus = (uint32_t)(s->open && s->active_peak > s->active ? s->active_peak : s->active);
+    s->active_peak = s->active;
     s->win->vus_max = (uint32_t)s->nvus;
+    uint64_t retries = httpc_loop_counters(s->hl).retries;
+    s->win->retries = retries - s->retries_sent;
+    s->retries_sent = retries;
     w->w = s->win;
     s->win = stats_window_new(s->sc->nsteps);
     s->win_start_us = now;

@@ -20,6 +20,8 @@ struct run {
     uint64_t id;
     double percent;
     char label[64];
+    char script_id[40];
+    char script_name[208];
     struct script *sc;
     actor_t *observer;
     actor_t **shards;
@@ -60,6 +62,16 @@ static void event_to(struct run *r, enum run_event_kind kind, const char *fmt, .
         msg_free(&e->m);
 }
 
+/* Tell metrics what the live frames should say the run is doing. */
+static void state_to_metrics(struct runs *rs, struct run *r, const char *state)
+{
+    struct metrics_state *ms = MSG_NEW(MSG_METRICS_STATE, struct metrics_state);
+    ms->run_id = r->id;
+    snprintf(ms->state, sizeof ms->state, "%s", state);
+    if (actor_send_urgent(rs->metrics, &ms->m) < 0)
+        msg_free(&ms->m);
+}
+
 static void to_shards(struct run *r, enum run_op op, double value, uint64_t ramp_us)
 {
     for (int i = 0; i < r->nshards; i++) {
@@ -82,6 +94,8 @@ static void start_run(struct runs *rs, struct run_start *st)
     r->observer = st->observer;
     r->percent = st->percent > 0 ? st->percent : 100;
     snprintf(r->label, sizeof r->label, "%s", st->label);
+    snprintf(r->script_id, sizeof r->script_id, "%s", st->script_id);
+    snprintf(r->script_name, sizeof r->script_name, "%s", st->script_name);
     int nloops = loop_group_size(rs->loops);
     r->nshards = nloops > 1 ? nloops - 1 : 1;
     r->shards = xcalloc((size_t)r->nshards, sizeof *r->shards);
@@ -94,6 +108,8 @@ static void start_run(struct runs *rs, struct run_start *st)
     b->started_wall_ms = clock_wall_ms();
     b->supervisor = rs->self;
     snprintf(b->label, sizeof b->label, "%s", r->label);
+    snprintf(b->script_id, sizeof b->script_id, "%s", r->script_id);
+    snprintf(b->script_name, sizeof b->script_name, "%s", r->script_name);
     if (actor_send_urgent(rs->metrics, &b->m) < 0)
         msg_free(&b->m);
 
@@ -191,6 +207,8 @@ static void control(struct runs *rs, struct run_control *c)
         break;
     }
     to_shards(r, c->op, c->value, c->ramp_us);
+    if (c->op == RUN_OP_PAUSE || c->op == RUN_OP_RESUME || c->op == RUN_OP_STOP)
+        state_to_metrics(rs, r, c->op == RUN_OP_PAUSE ? "paused" : c->op == RUN_OP_RESUME ? "running" : "stopping");
     /* "set_rate 300 over 10 s", "scale 50%", "pause" */
     char what[120], ramp[40] = "";
     int valued = c->op == RUN_OP_SET_RATE || c->op == RUN_OP_SET_VUS || c->op == RUN_OP_SCALE;
@@ -216,6 +234,7 @@ static void abort_run(struct runs *rs, struct run_abort *a)
         to_shards(r, RUN_OP_RESUME, 0, 0);
     r->state = RS_STOPPING;
     to_shards(r, RUN_OP_STOP, 0, 0);
+    state_to_metrics(rs, r, "stopping");
     event_to(r, RUN_EV_ABORTING, "%s", a->reason);
 }
 
@@ -300,6 +319,7 @@ static void stop_all(struct runs *rs, msg_t *req)
             to_shards(r, RUN_OP_RESUME, 0, 0);
         r->state = RS_STOPPING;
         to_shards(r, RUN_OP_STOP, 0, 0);
+        state_to_metrics(rs, r, "stopping");
         event_to(r, RUN_EV_STOPPING, "the server is shutting down");
     }
     maybe_stopped(rs);

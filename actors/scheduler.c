@@ -2,8 +2,10 @@
  * through the run manager. See scheduler.h for the rules. */
 #include "scheduler.h"
 
+#include "bus.h"
 #include "clock.h"
 #include "cron.h"
+#include "json.h"
 #include "listener.h"
 #include "minheap.h"
 #include "run_manager.h"
@@ -61,6 +63,7 @@ struct sch {
     LIST_HEAD(, pend) pend;
     struct actor_timer *tick;
     int db_up, loaded, subscribed, stopping;
+    char prefix[64];
 };
 
 static int64_t now_us(void)
@@ -147,9 +150,20 @@ static struct pend *query(struct sch *sc, struct store_query *q, enum op op, str
     return p;
 }
 
-static void note_fire(struct sch *sc, int64_t fire_id, const char *outcome, const char *run_id,
-                      const char *detail)
+static void note_fire(struct sch *sc, const struct sched *s, int64_t fire_id, const char *outcome,
+                      const char *run_id, const char *detail)
 {
+    yajl_gen g = json_gen_new();
+    yajl_gen_map_open(g);
+    json_gen_kv_str(g, "schedule_id", s->id);
+    json_gen_kv_int(g, "fire_id", fire_id);
+    json_gen_kv_str(g, "outcome", outcome);
+    json_gen_kv_str(g, "run_id", run_id);
+    json_gen_kv_str(g, "detail", detail);
+    yajl_gen_map_close(g);
+    char *ev = json_gen_finish(g, NULL);
+    bus_event(sc->cfg.bus, sc->prefix, "schedule_fire", run_id, NULL, ev);
+    free(ev);
     char id[24];
     snprintf(id, sizeof id, "%" PRId64, fire_id);
     struct store_query *q = store_query_new();
@@ -176,7 +190,7 @@ static void start_run(struct sch *sc, struct sched *s, int64_t fire_id, const PG
     uint64_t corr = actor_request(sc->self, sc->cfg.runs, &rc->m);
     if (!corr) {
         msg_free(&rc->m);
-        note_fire(sc, fire_id, "failed", NULL, "the run manager is not accepting runs");
+        note_fire(sc, s, fire_id, "failed", NULL, "the run manager is not accepting runs");
         return;
     }
     struct pend *p = xcalloc(1, sizeof *p);
@@ -354,9 +368,9 @@ static void on_claimed(struct sch *sc, struct pend *pd, struct store_result *res
         if (strcmp(overlap, "queue") == 0 && !s->queued) {
             s->queued = 1;
             s->queued_fire = fire_id;
-            note_fire(sc, fire_id, "queued", NULL, detail);
+            note_fire(sc, s, fire_id, "queued", NULL, detail);
         } else {
-            note_fire(sc, fire_id, "skipped_overlap", NULL, detail);
+            note_fire(sc, s, fire_id, "skipped_overlap", NULL, detail);
         }
         return;
     }
@@ -415,10 +429,10 @@ static void on_started(struct sch *sc, struct pend *pd, struct rm_reply *rep)
     s->busy--;
     if (rep->status >= 400) {
         alog_warn(sc->self, "schedule %s: the run did not start: %s", s->id, rep->message);
-        note_fire(sc, pd->fire_id, "failed", NULL, rep->message);
+        note_fire(sc, s, pd->fire_id, "failed", NULL, rep->message);
     } else {
         alog_info(sc->self, "schedule %s started run %s", s->id, rep->run_id);
-        note_fire(sc, pd->fire_id, "started", rep->run_id, NULL);
+        note_fire(sc, s, pd->fire_id, "started", rep->run_id, NULL);
     }
     maybe_release(sc, s);
 }
@@ -574,6 +588,8 @@ actor_t *scheduler_new(struct loop *l, const struct scheduler_config *cfg)
 {
     struct sch *sc = xcalloc(1, sizeof *sc);
     sc->cfg = *cfg;
+    snprintf(sc->prefix, sizeof sc->prefix, "%s", cfg->prefix ? cfg->prefix : "stampede");
+    sc->cfg.prefix = sc->prefix;
     TAILQ_INIT(&sc->scheds);
     SLIST_INIT(&sc->zones);
     LIST_INIT(&sc->pend);

@@ -32,6 +32,8 @@
 
 struct scheduler_config {
     actor_t *store, *runs, *listener;
+    actor_t *bus;          /* fires go to "<prefix>:runs" as schedule_fire events; may be NULL */
+    const char *prefix;    /* channel prefix (copied) */
 };
 
 actor_t *scheduler_new(struct loop *l, const struct scheduler_config *cfg);

@@ -13,6 +13,7 @@
 #
 # Everything it starts listens on 127.0.0.1 only. Running `up` twice is
 # harmless. Environment: STAMPEDE_LISTEN (default 127.0.0.1:8420),
+# STAMPEDE_LIVE_LISTEN (the WebSocket gateway, 127.0.0.1:8421),
 # STAMPEDE_PG_PORT (54329), STAMPEDE_REDIS_PORT (63799), JOBS (make -j).
 set -euo pipefail
 
@@ -20,6 +21,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$top"
 var=$top/var
 listen=${STAMPEDE_LISTEN:-127.0.0.1:8420}
+live=${STAMPEDE_LIVE_LISTEN:-127.0.0.1:8421}
 jobs=${JOBS:-$(nproc)}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -47,6 +49,28 @@ deps() {
         $sudo apt-get update -qq
         $sudo apt-get install -y --no-install-recommends "${missing[@]}"
     }
+}
+
+# node_deps [--dev]: Node.js and npm (Debian's, unless some Node.js is there
+# already), then the dashboard's npm packages into contrib/dashboard/node_modules
+# (git-ignored): uPlot for the page; with --dev also playwright-core for its
+# browser test.
+node_deps() {
+    local need=()
+    command -v node >/dev/null || need+=(nodejs)
+    command -v npm >/dev/null || need+=(npm)
+    [ ${#need[@]} -eq 0 ] || deps "${need[@]}"
+    local dash=$top/contrib/dashboard stamp
+    stamp=$dash/node_modules/.stampede-${1:-prod}
+    if [ ! -f "$stamp" ] || [ "$dash/package-lock.json" -nt "$stamp" ]; then
+        say "npm ci (contrib/dashboard${1:+, with the test tools})"
+        if [ "${1:-}" = --dev ]; then
+            npm ci --prefix "$dash" --no-audit --no-fund >/dev/null
+        else
+            npm ci --prefix "$dash" --omit=dev --no-audit --no-fund >/dev/null
+        fi
+        touch "$stamp"
+    fi
 }
 
 # build DIR [configure args...]: an out-of-tree build in DIR.
@@ -88,6 +112,7 @@ wait_health() { # wait_health URL SECONDS
 
 up() {
     deps
+    node_deps
     build "$top/build" --enable-werror
     say "PostgreSQL and Redis under var/"
     mkdir -p "$var"
@@ -100,7 +125,7 @@ up() {
     else
         say "starting stampede serve on $listen"
         STAMPEDE_PG_DSN=$STAMPEDE_PG_DSN STAMPEDE_REDIS_URL=$STAMPEDE_REDIS_URL \
-            nohup "$top/build/stampede" serve --config "$top/etc/stampede.conf" --listen "$listen" \
+            nohup "$top/build/stampede" serve --config "$top/etc/stampede.conf" --listen "$listen" --live-listen "$live" \
             >"$var/stampede.log" 2>&1 </dev/null &
         echo $! >"$var/stampede.pid"
     fi
@@ -110,7 +135,9 @@ up() {
     say "ready"
     cat <<EOT
 
+  dashboard  $url/
   API        $url            (log: var/stampede.log)
+  live       ws://${live}/v1/live
   health     curl $url/healthz
   metrics    curl $url/metrics
   demo       project "demo" > scenario "shop" > scripts "browse" (closed) and
@@ -202,7 +229,8 @@ run_suite() {
 }
 
 test_all() {
-    deps
+    deps chromium
+    node_deps --dev
     build "$top/build" --enable-werror
     build "$top/build-asan" --enable-sanitizers --enable-werror
     local stack

@@ -27,7 +27,7 @@ struct opt {
 #define OFF(f) offsetof(struct config, f)
 
 static const struct opt opts[] = {
-    { "listen", "STAMPEDE_LISTEN", T_LISTEN, 0, 0, 0, "127.0.0.1:8420",
+    { "listen", "STAMPEDE_LISTEN", T_LISTEN, OFF(listen_host), 0, 0, "127.0.0.1:8420",
       "address:port of the REST API (port 0 = ephemeral)" },
     { "pg_dsn", "STAMPEDE_PG_DSN", T_STR, OFF(pg_dsn), 0, 0,
       "host=127.0.0.1 port=54329 dbname=stampede user=stampede",
@@ -50,13 +50,20 @@ static const struct opt opts[] = {
       "10s", "deadline of an API request waiting on another actor" },
     { "channel_prefix", "STAMPEDE_CHANNEL_PREFIX", T_STR, OFF(channel_prefix), 0, 0, "stampede",
       "prefix of the Redis pub/sub channels" },
+    { "live_listen", "STAMPEDE_LIVE_LISTEN", T_LISTEN, OFF(live_host), 0, 0, "127.0.0.1:8421",
+      "address:port of the live WebSocket gateway (path /v1/live; port 0 = ephemeral)" },
+    { "live_threads", "STAMPEDE_LIVE_THREADS", T_INT, OFF(live_threads), 1, 16, "2",
+      "service threads of the WebSocket gateway (connections are spread over them)" },
+    { "dashboard_dir", "STAMPEDE_DASHBOARD_DIR", T_OPTSTR, OFF(dashboard_dir), 0, 0, "",
+      "folder of the dashboard's files, served at / (empty: the build's contrib/dashboard)" },
     { "api_token", "STAMPEDE_API_TOKEN", T_OPTSTR, OFF(api_token), 0, 0, "",
       "when set, every /v1 route needs Authorization: Bearer <token> (/healthz, /metrics stay open)" },
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
 
-static int set_listen(struct config *c, const char *v, char *err, size_t errlen)
+/* "address:port" into host (64 bytes) and *port. */
+static int set_listen(char *out_host, uint16_t *out_port, const char *v, char *err, size_t errlen)
 {
     char host[64];
     const char *colon = strrchr(v, ':');
@@ -87,8 +94,8 @@ static int set_listen(struct config *c, const char *v, char *err, size_t errlen)
         snprintf(err, errlen, "port must be 0..65535, got '%s'", colon + 1);
         return -1;
     }
-    snprintf(c->listen_host, sizeof c->listen_host, "%s", host);
-    c->listen_port = (uint16_t)port;
+    snprintf(out_host, 64, "%s", host);
+    *out_port = (uint16_t)port;
     return 0;
 }
 
@@ -97,7 +104,8 @@ static int set_opt(struct config *c, const struct opt *o, const char *v, char *e
     char *p = (char *)c + o->off;
     switch (o->type) {
     case T_LISTEN:
-        return set_listen(c, v, err, errlen);
+        return o->off == OFF(live_host) ? set_listen(c->live_host, &c->live_port, v, err, errlen)
+                                         : set_listen(c->listen_host, &c->listen_port, v, err, errlen);
     case T_STR:
     case T_OPTSTR:
         if (!*v && o->type == T_STR) {
@@ -175,6 +183,7 @@ void config_deinit(struct config *c)
     free(c->redis_url);
     free(c->channel_prefix);
     free(c->api_token);
+    free(c->dashboard_dir);
     free(c->config_path);
     memset(c, 0, sizeof *c);
 }

@@ -15,6 +15,10 @@
 struct config {
     char listen_host[64];   /* numeric IPv4/IPv6 address */
     uint16_t listen_port;   /* 0 = ephemeral */
+    char live_host[64];     /* the WebSocket gateway's address */
+    uint16_t live_port;
+    int live_threads;       /* its service threads */
+    char *dashboard_dir;    /* "" = the build's contrib/dashboard */
     char *pg_dsn;           /* libpq conninfo string or URI */
     char *redis_url;        /* redis://host:port[/db] */
     int loops;              /* reactor threads; 0 = one per online core */

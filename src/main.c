@@ -18,6 +18,7 @@
 #include "scheduler.h"
 #include "series_writer.h"
 #include "store.h"
+#include "ws_gateway.h"
 #include "xmalloc.h"
 
 #include <event2/event.h>
@@ -38,8 +39,8 @@ enum { MSG_APP_SIGNAL = MSG_RANGE_CLI + 0x80 };
 struct app {
     struct loop_group *loops;
     actor_t *root;
-    actor_t *front, *store, *bus, *runs, *metrics, *series, *rm, *listener, *scheduler;
-    actor_t *stop_order[10];
+    actor_t *front, *store, *bus, *runs, *metrics, *series, *rm, *listener, *scheduler, *live;
+    actor_t *stop_order[12];
     int nstop, stopping, next_stop;
     int exit_code;
     struct actor_timer *deadline;
@@ -193,12 +194,19 @@ static int serve_main(int argc, char **argv)
     app.metrics = metrics_new(l0, &mc);
     struct runs_config rc = { app.loops, app.metrics };
     app.runs = runs_new(l0, &rc);
-    struct rm_config rmc = { app.store, app.runs, app.series };
+    struct rm_config rmc = { app.store, app.runs, app.series, app.bus, cfg.channel_prefix };
     app.rm = run_manager_new(l0, &rmc);
     struct listener_config lc = { cfg.pg_dsn };
     app.listener = listener_new(l0, &lc);
-    struct scheduler_config schc = { app.store, app.rm, app.listener };
+    struct scheduler_config schc = { app.store, app.rm, app.listener, app.bus, cfg.channel_prefix };
     app.scheduler = scheduler_new(l0, &schc);
+    struct ws_gateway_config wc = { app.bus, cfg.channel_prefix, cfg.live_host, cfg.live_port,
+                                     cfg.live_threads, cfg.api_token };
+    app.live = ws_gateway_new(l0, &wc, err, sizeof err);
+    if (!app.live) {
+        log_error("main", "%s", err);
+        goto fail;
+    }
     struct http_front_config hc = {
         .host = cfg.listen_host,
         .port = cfg.listen_port,
@@ -212,6 +220,9 @@ static int serve_main(int argc, char **argv)
         .series = app.series,
         .group = app.loops,
         .api_token = cfg.api_token,
+        .live = app.live,
+        .live_host = cfg.live_host,
+        .dashboard_dir = cfg.dashboard_dir[0] ? cfg.dashboard_dir : STAMPEDE_DASHBOARD_DIR,
     };
     app.front = http_front_new(l0, &hc, err, sizeof err);
     if (!app.front) {
@@ -219,6 +230,7 @@ static int serve_main(int argc, char **argv)
         goto fail;
     }
     app.stop_order[app.nstop++] = app.front;
+    app.stop_order[app.nstop++] = app.live;
     app.stop_order[app.nstop++] = app.scheduler;
     app.stop_order[app.nstop++] = app.rm;
     app.stop_order[app.nstop++] = app.runs;
@@ -238,6 +250,8 @@ static int serve_main(int argc, char **argv)
     int v6 = strchr(h, ':') != NULL;
     log_info("main", "stampede %s listening on http://%s%s%s:%u (%d loops)", PACKAGE_VERSION,
              v6 ? "[" : "", h, v6 ? "]" : "", http_front_port(app.front), nloops);
+    log_info("main", "live frames on ws://%s%s%s:%u/v1/live", strchr(cfg.live_host, ':') ? "[" : "",
+             cfg.live_host, strchr(cfg.live_host, ':') ? "]" : "", ws_gateway_port(app.live));
     if (loop_group_run(app.loops) < 0)
         app.exit_code = 1;
     log_info("main", "bye");
@@ -249,6 +263,7 @@ fail:
         event_free(app.sigterm);
     actor_timer_free(app.deadline);
     scheduler_free(app.scheduler);
+    ws_gateway_free(app.live);
     listener_free(app.listener);
     run_manager_free(app.rm);
     http_front_free(app.front);

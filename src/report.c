@@ -116,18 +116,11 @@ static void gen_errors(yajl_gen g, const uint64_t *errors)
     yajl_gen_map_close(g);
 }
 
+static void gen_counts(yajl_gen g, const char *key, const uint64_t *errors, const uint64_t *status);
+
 static void gen_status(yajl_gen g, const uint64_t *status)
 {
-    json_gen_cstr(g, "status_codes");
-    yajl_gen_map_open(g);
-    for (int i = 0; i < STATUS_SLOTS; i++) {
-        if (!status[i])
-            continue;
-        char code[16];
-        snprintf(code, sizeof code, "%d", i + STATUS_MIN);
-        json_gen_kv_int(g, code, (int64_t)status[i]);
-    }
-    yajl_gen_map_close(g);
+    gen_counts(g, "status_codes", NULL, status);
 }
 
 void report_gen_requests(yajl_gen g, const struct step_stats *ss, double duration_s)
@@ -181,6 +174,7 @@ char *report_summary_json(const struct report_input *in, size_t *len)
     json_gen_kv_int(g, "iterations", (int64_t)in->cum->iterations);
     json_gen_kv_int(g, "dropped_iterations", (int64_t)in->cum->dropped_iterations);
     json_gen_kv_int(g, "interrupted_iterations", (int64_t)in->cum->interrupted_iterations);
+    json_gen_kv_int(g, "retries", (int64_t)in->cum->retries);
     report_gen_latency(g, "iteration_duration_ms", &in->cum->iter_dur);
     json_gen_kv_int(g, "vus_max", in->cum->vus_max);
     json_gen_cstr(g, "steps");
@@ -245,56 +239,132 @@ void report_point(struct run_point *p, uint32_t second, double span_s, int warmu
     p->max_ms = l.max;
 }
 
-char *report_point_json(uint64_t run_id, const struct run_point *p, const struct script *sc,
-                        const struct stats_window *w, size_t *len)
+void report_frame_totals_add(struct frame_totals *t, const struct stats_window *w)
 {
-    yajl_gen g = json_gen_new();
+    for (int i = 0; i < w->nsteps; i++) {
+        const struct step_stats *ss = &w->steps[i];
+        t->requests += ss->requests;
+        t->failed += ss->failed;
+        t->bytes_in += ss->bytes_in;
+        t->bytes_out += ss->bytes_out;
+    }
+    t->iterations += w->iterations;
+    t->dropped += w->dropped_iterations;
+    t->retries += w->retries;
+}
+
+static void gen_counts(yajl_gen g, const char *key, const uint64_t *errors, const uint64_t *status)
+{
+    json_gen_cstr(g, key);
     yajl_gen_map_open(g);
-    char id[32];
-    snprintf(id, sizeof id, "%llu", (unsigned long long)run_id);
-    json_gen_kv_str(g, "run_id", id);
-    json_gen_kv_int(g, "t", p->second);
-    json_gen_kv_double(g, "span_s", p->span_s, 3);
-    json_gen_kv_bool(g, "warmup", p->warmup);
-    json_gen_kv_int(g, "requests", (int64_t)p->requests);
-    json_gen_kv_double(g, "rps", p->rps, 3);
-    json_gen_kv_int(g, "failed", (int64_t)p->failed);
-    json_gen_kv_int(g, "iterations", (int64_t)p->iterations);
-    json_gen_kv_int(g, "dropped_iterations", (int64_t)p->dropped);
-    json_gen_kv_int(g, "vus", p->vus);
-    json_gen_kv_int(g, "bytes_in", (int64_t)p->bytes_in);
-    json_gen_kv_int(g, "bytes_out", (int64_t)p->bytes_out);
+    if (errors) {
+        for (int i = 0; i < ERR_COUNT; i++)
+            if (errors[i])
+                json_gen_kv_int(g, err_kind_name((enum err_kind)i), (int64_t)errors[i]);
+    } else {
+        for (int i = 0; i < STATUS_SLOTS; i++) {
+            if (!status[i])
+                continue;
+            char code[16];
+            snprintf(code, sizeof code, "%d", i + STATUS_MIN);
+            json_gen_kv_int(g, code, (int64_t)status[i]);
+        }
+    }
+    yajl_gen_map_close(g);
+}
+
+/* {"p50", "p95", "p99", "max"} of a step, or the full set for the run. */
+static void gen_lat(yajl_gen g, const char *key, const struct hist *h, int full)
+{
+    struct latency_ms l;
+    report_latency(h, &l);
+    json_gen_cstr(g, key);
+    yajl_gen_map_open(g);
+    if (full) {
+        json_gen_kv_double(g, "min", l.min, 3);
+        json_gen_kv_double(g, "mean", l.mean, 3);
+    }
+    json_gen_kv_double(g, "p50", l.p50, 3);
+    if (full) {
+        json_gen_kv_double(g, "p75", l.p75, 3);
+        json_gen_kv_double(g, "p90", l.p90, 3);
+    }
+    json_gen_kv_double(g, "p95", l.p95, 3);
+    json_gen_kv_double(g, "p99", l.p99, 3);
+    if (full)
+        json_gen_kv_double(g, "p99_9", l.p99_9, 3);
+    json_gen_kv_double(g, "max", l.max, 3);
+    yajl_gen_map_close(g);
+}
+
+static void gen_latencies(yajl_gen g, const struct step_stats *ss, int full)
+{
     json_gen_cstr(g, "latency_ms");
     yajl_gen_map_open(g);
-    json_gen_kv_double(g, "min", p->min_ms, 3);
-    json_gen_kv_double(g, "mean", p->mean_ms, 3);
-    json_gen_kv_double(g, "p50", p->p50_ms, 3);
-    json_gen_kv_double(g, "p90", p->p90_ms, 3);
-    json_gen_kv_double(g, "p95", p->p95_ms, 3);
-    json_gen_kv_double(g, "p99", p->p99_ms, 3);
-    json_gen_kv_double(g, "p99_9", p->p99_9_ms, 3);
-    json_gen_kv_double(g, "max", p->max_ms, 3);
+    gen_lat(g, "corrected", &ss->lat, full);
+    gen_lat(g, "uncorrected", &ss->svc, full);
     yajl_gen_map_close(g);
-    struct step_stats t;
-    stats_window_total(w, &t);
-    gen_errors(g, t.errors);
-    gen_status(g, t.status);
+}
+
+char *report_frame_json(const struct frame_input *in, size_t *len)
+{
+    const struct stats_window *w = in->w;
+    struct step_stats *t = xmalloc(sizeof *t); /* ~64 KiB: not on a loop's stack */
+    stats_window_total(w, t);
+    double rps = in->span_s > 0 ? (double)t->requests / in->span_s : 0;
+    yajl_gen g = json_gen_new();
+    yajl_gen_map_open(g);
+    json_gen_kv_str(g, "type", "frame");
+    json_gen_kv_str(g, "run_id", in->run_id);
+    json_gen_kv_str(g, "script_id", in->script_id);
+    json_gen_kv_str(g, "script", in->script ? in->script : "");
+    json_gen_kv_str(g, "state", in->state);
+    json_gen_kv_bool(g, "final", in->final);
+    json_gen_kv_int(g, "t_ms", in->t_ms);
+    json_gen_kv_int(g, "second", in->second);
+    json_gen_kv_double(g, "elapsed_s", in->elapsed_s, 3);
+    json_gen_kv_double(g, "span_s", in->span_s, 3);
+    json_gen_kv_bool(g, "warmup", in->warmup);
+    json_gen_kv_int(g, "vus", w->vus);
+    json_gen_kv_int(g, "vus_max", w->vus_max);
+    json_gen_kv_double(g, "rps", rps, 3);
+    const struct frame_totals *tt = in->totals;
+    json_gen_kv_int(g, "requests", (int64_t)tt->requests);
+    json_gen_kv_int(g, "failed", (int64_t)tt->failed);
+    json_gen_kv_int(g, "iterations", (int64_t)tt->iterations);
+    json_gen_kv_int(g, "dropped_iterations", (int64_t)tt->dropped);
+    json_gen_kv_int(g, "retries", (int64_t)tt->retries);
+    json_gen_kv_int(g, "bytes_in", (int64_t)tt->bytes_in);
+    json_gen_kv_int(g, "bytes_out", (int64_t)tt->bytes_out);
+    json_gen_cstr(g, "second_counts");
+    yajl_gen_map_open(g);
+    json_gen_kv_int(g, "requests", (int64_t)t->requests);
+    json_gen_kv_int(g, "failed", (int64_t)t->failed);
+    json_gen_kv_int(g, "iterations", (int64_t)w->iterations);
+    json_gen_kv_int(g, "dropped_iterations", (int64_t)w->dropped_iterations);
+    json_gen_kv_int(g, "retries", (int64_t)w->retries);
+    json_gen_kv_int(g, "bytes_in", (int64_t)t->bytes_in);
+    json_gen_kv_int(g, "bytes_out", (int64_t)t->bytes_out);
+    yajl_gen_map_close(g);
+    gen_counts(g, "errors", t->errors, NULL);
+    gen_counts(g, "status_codes", NULL, t->status);
+    gen_latencies(g, t, 1);
     json_gen_cstr(g, "steps");
     yajl_gen_map_open(g);
-    for (int i = 0; i < sc->nsteps; i++) {
+    for (int i = 0; i < w->nsteps && i < in->sc->nsteps; i++) {
         const struct step_stats *ss = &w->steps[i];
-        json_gen_cstr(g, sc->steps[i].name);
+        json_gen_cstr(g, in->sc->steps[i].name);
         yajl_gen_map_open(g);
         json_gen_kv_int(g, "requests", (int64_t)ss->requests);
         json_gen_kv_int(g, "failed", (int64_t)ss->failed);
-        struct latency_ms l;
-        report_latency(&ss->lat, &l);
-        json_gen_kv_double(g, "p50_ms", l.p50, 3);
-        json_gen_kv_double(g, "p99_ms", l.p99, 3);
+        json_gen_kv_double(g, "rps", in->span_s > 0 ? (double)ss->requests / in->span_s : 0, 3);
+        gen_counts(g, "errors", ss->errors, NULL);
+        gen_latencies(g, ss, 0);
         yajl_gen_map_close(g);
     }
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
+    free(t);
     return json_gen_finish(g, len);
 }
 

@@ -45,9 +45,30 @@ char *report_summary_text(const struct report_input *in);
 /* Fill a series point from one second's merged window. */
 void report_point(struct run_point *p, uint32_t second, double span_s, int warmup,
                   const struct stats_window *w);
-/* The published JSON of one second: caller frees. */
-char *report_point_json(uint64_t run_id, const struct run_point *p, const struct script *sc,
-                        const struct stats_window *w, size_t *len);
+/* One second of a run as a live frame (docs/live.md). */
+struct frame_totals {
+    uint64_t requests, failed, iterations, dropped, retries, bytes_in, bytes_out;
+};
+
+struct frame_input {
+    const char *run_id;        /* the run's name: its UUID, or its number */
+    const char *script_id;     /* NULL: null (stampede run) */
+    const char *script;        /* the script's name, "" when none */
+    const char *state;         /* running, paused, stopping, finished */
+    int final;                 /* the script's last frame */
+    int64_t t_ms;              /* wall clock when built */
+    uint32_t second;
+    double elapsed_s, span_s;
+    int warmup;
+    const struct script *sc;
+    const struct stats_window *w;       /* this second */
+    const struct frame_totals *totals;  /* since the start, this second included */
+};
+
+/* Add the counters of window w to t. */
+void report_frame_totals_add(struct frame_totals *t, const struct stats_window *w);
+/* The frame as JSON; caller frees. */
+char *report_frame_json(const struct frame_input *in, size_t *len);
 /* The request-level members shared by the summary's total, its steps and
  * the REST series: requests, rps (over duration_s), failed, failed_rate,
  * bytes, latency_ms {corrected, uncorrected}, errors, status_codes, checks.

@@ -61,7 +61,7 @@ void stats_window_reset(struct stats_window *w)
     for (int i = 0; i < w->nsteps; i++)
         step_stats_init(&w->steps[i]);
     hist_init(&w->iter_dur);
-    w->iterations = w->dropped_iterations = w->interrupted_iterations = 0;
+    w->iterations = w->dropped_iterations = w->interrupted_iterations = w->retries = 0;
     w->vus = w->vus_max = 0;
 }
 
@@ -74,6 +74,7 @@ void stats_window_merge(struct stats_window *dst, const struct stats_window *src
     dst->iterations += src->iterations;
     dst->dropped_iterations += src->dropped_iterations;
     dst->interrupted_iterations += src->interrupted_iterations;
+    dst->retries += src->retries;
     dst->vus += src->vus;
     dst->vus_max += src->vus_max;
 }

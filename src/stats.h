@@ -48,7 +48,10 @@ struct stats_window {
     uint64_t iterations;          /* completed */
     uint64_t dropped_iterations;  /* open model: no VU was free */
     uint64_t interrupted_iterations; /* cut by the end of the graceful stop */
-    uint32_t vus;                 /* gauge: active VUs at the window's end */
+    uint64_t retries;             /* requests sent again on a fresh connection after
+                                     a stale keep-alive one failed (also on the wire) */
+    uint32_t vus;                 /* gauge: VUs in an iteration at the window's end (closed
+                                     model), the most at once during it (open model) */
     uint32_t vus_max;             /* gauge: allocated VUs */
 };
 

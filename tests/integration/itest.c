@@ -179,6 +179,8 @@ int itest_server_start(struct itest_server *s, const char *dsn, const char *redi
     argv[n++] = "2";
     argv[n++] = "--log-level";
     argv[n++] = "debug";
+    argv[n++] = "--live-listen"; /* never the default port: servers of tests overlap */
+    argv[n++] = "127.0.0.1:0";
     for (int i = 0; extra && extra[i] && n < 38; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -223,6 +225,10 @@ int itest_server_start(struct itest_server *s, const char *dsn, const char *redi
 
 void itest_server_start_healthy(struct itest_server *s, const char *const *extra)
 {
+    /* A test that failed while PostgreSQL or Redis was stopped did not get
+     * to start it again: do it here (a no-op when both run). */
+    if (itest_stack_cmd("pg-start") != 0 || itest_stack_cmd("redis-start") != 0)
+        ck_abort_msg("cannot start PostgreSQL and Redis (see %s/stack-cmd.log)", stack.dir);
     int st = 0;
     ck_assert_msg(itest_server_start(s, NULL, NULL, extra, &st) == 0, "server exited with %d", st);
     ck_assert_msg(itest_wait_health(s->port, 200, 10000) == 0, "server never became healthy (log %s)", s->log);

@@ -98,13 +98,13 @@ static void teardown(void)
 START_TEST(local_only_bus_delivers_in_process)
 {
     actor_t *b = make_bus(NULL, "stampede");
-    subscribe(b, p.actor, "stampede.run.*");
+    subscribe(b, p.actor, "stampede:run:*");
     probe_run(&p);
-    publish(b, "stampede.run.1", "{\"x\":1}");
-    publish(b, "stampede.other", "{\"x\":2}"); /* does not match */
+    publish(b, "stampede:run:1", "{\"x\":1}");
+    publish(b, "stampede:other", "{\"x\":2}"); /* does not match */
     struct bus_message *m = next_message(2000);
     ck_assert_ptr_nonnull(m);
-    ck_assert_str_eq(m->channel, "stampede.run.1");
+    ck_assert_str_eq(m->channel, "stampede:run:1");
     ck_assert_str_eq(m->payload, "{\"x\":1}");
     ck_assert_int_eq(m->remote, 0);
     msg_free(&m->m);
@@ -120,8 +120,8 @@ START_TEST(two_servers_share_messages_without_duplicates)
     char prefix[64];
     snprintf(prefix, sizeof prefix, "t%d", (int)getpid());
     char pattern[80], chan[80];
-    snprintf(pattern, sizeof pattern, "%s.run.*", prefix);
-    snprintf(chan, sizeof chan, "%s.run.42", prefix);
+    snprintf(pattern, sizeof pattern, "%s:run:*", prefix);
+    snprintf(chan, sizeof chan, "%s:run:42", prefix);
     actor_t *a = make_bus(itest_stack()->redis_url, prefix);
     actor_t *b = make_bus(itest_stack()->redis_url, prefix);
     watch(a);
@@ -152,8 +152,8 @@ START_TEST(redis_outage_drops_counts_and_recovers)
 {
     char prefix[64], pattern[80], chan[80];
     snprintf(prefix, sizeof prefix, "o%d", (int)getpid());
-    snprintf(pattern, sizeof pattern, "%s.*", prefix);
-    snprintf(chan, sizeof chan, "%s.run.1", prefix);
+    snprintf(pattern, sizeof pattern, "%s:*", prefix);
+    snprintf(chan, sizeof chan, "%s:run:1", prefix);
     actor_t *a = make_bus(itest_stack()->redis_url, prefix);
     actor_t *b = make_bus(itest_stack()->redis_url, prefix);
     watch(a);

@@ -49,7 +49,7 @@ static void setup(void)
     struct runs_config rc = { p.g, metrics };
     runs = runs_new(l0, &rc);
     struct bus_subscribe *s = MSG_NEW(MSG_BUS_SUBSCRIBE, struct bus_subscribe);
-    snprintf(s->pattern, sizeof s->pattern, "stampede.run.*");
+    snprintf(s->pattern, sizeof s->pattern, "stampede:run:*");
     s->m.reply_to = p.actor;
     actor_send_urgent(bus, &s->m);
     probe_run(&p);
@@ -87,7 +87,7 @@ static void take(struct seen *s, msg_t *m)
         struct json_err e;
         yajl_val v = json_parse(b->payload, b->len, JSON_MAX_DEPTH, &e);
         if (v) {
-            static const char *tp[] = { "t", NULL }, *rp[] = { "rps", NULL }, *vp[] = { "vus", NULL };
+            static const char *tp[] = { "second", NULL }, *rp[] = { "rps", NULL }, *vp[] = { "vus", NULL };
             yajl_val t = yajl_tree_get(v, tp, yajl_t_number), r = yajl_tree_get(v, rp, yajl_t_number),
                      u = yajl_tree_get(v, vp, yajl_t_number);
             long k = t ? YAJL_GET_INTEGER(t) : -1;
