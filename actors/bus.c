@@ -397,7 +397,8 @@ static void on_resolved(int err, struct evutil_addrinfo *ai, void *arg)
     conn_start(&b->sub);
 }
 
-/* Start a connection attempt; a host name is (re)resolved first. */
+/* Start a connection attempt; a host name is resolved first, once for the
+ * life of the process (both connections use that address). */
 static void attempt(struct bus *b, struct rconn *rc)
 {
     if (b->ip[0]) {

@@ -118,6 +118,7 @@ struct shard_done {
     uint64_t run_id;
     int shard;
     uint64_t connects, retries;
+    char error[200];        /* the shard could not do its part: why ("" = fine) */
 };
 
 struct metrics_begin {

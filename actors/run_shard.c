@@ -10,6 +10,8 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <math.h>
+#include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +90,7 @@ struct shard {
     struct vu *sleep_head, *sleep_tail; /* think time queue (FIFO = wake order) */
     struct event *sleep_ev;
 
+    char error[200];          /* why the shard failed, or "" */
     struct stats_window *win;
     uint64_t retries_sent;    /* httpc's retries already put in a window */
     uint64_t win_start_us;
@@ -97,6 +100,7 @@ struct shard {
 };
 
 static void shard_handle(actor_t *self, msg_t *m);
+static void shard_fail(struct shard *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- time ---- */
 
@@ -341,7 +345,7 @@ static void set_afd(struct shard *s, uint64_t at_us)
 {
     if (s->ticking && s->phase != PH_DONE)
         return; /* the ticker keeps polling I/O until the shard is done */
-    if (at_us == s->armed_us)
+    if (at_us == s->armed_us || s->afd < 0)
         return; /* re-arming costs a syscall: only when the time changes */
     struct itimerspec its;
     memset(&its, 0, sizeof its);
@@ -349,7 +353,10 @@ static void set_afd(struct shard *s, uint64_t at_us)
         its.it_value.tv_sec = (time_t)(at_us / 1000000u);
         its.it_value.tv_nsec = (long)(at_us % 1000000u) * 1000;
     }
-    timerfd_settime(s->afd, TFD_TIMER_ABSTIME, &its, NULL);
+    if (timerfd_settime(s->afd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+        shard_fail(s, "cannot arm the arrival timer: %s", strerror(errno));
+        return;
+    }
     s->armed_us = at_us;
 }
 
@@ -374,7 +381,10 @@ static void start_ticker(struct shard *s, uint64_t first_us)
     its.it_value.tv_sec = (time_t)(first_us / 1000000u);
     its.it_value.tv_nsec = (long)(first_us % 1000000u) * 1000;
     its.it_interval.tv_nsec = TICK_US * 1000;
-    timerfd_settime(s->afd, TFD_TIMER_ABSTIME, &its, NULL);
+    if (timerfd_settime(s->afd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+        shard_fail(s, "cannot arm the tick timer: %s", strerror(errno));
+        return;
+    }
     s->armed_us = first_us;
 }
 
@@ -442,7 +452,7 @@ static void send_window(struct shard *s, uint64_t now, int partial, int last)
     s->win->vus = (uint32_t)(s->open && s->active_peak > s->active ? s->active_peak : s->active);
     s->active_peak = s->active;
     s->win->vus_max = (uint32_t)s->nvus;
-    uint64_t retries = httpc_loop_counters(s->hl).retries;
+    uint64_t retries = s->hl ? httpc_loop_counters(s->hl).retries : 0;
     s->win->retries = retries - s->retries_sent;
     s->retries_sent = retries;
     w->w = s->win;
@@ -466,7 +476,8 @@ static void finish(struct shard *s)
     actor_timer_stop(s->grace);
     actor_timer_stop(s->warmup);
     set_afd(s, 0);
-    evtimer_del(s->sleep_ev);
+    if (s->sleep_ev)
+        evtimer_del(s->sleep_ev);
     /* In-flight iterations past the graceful stop are interrupted. */
     for (int i = 0; i < s->nvus; i++) {
         struct vu *v = s->vus[i];
@@ -482,11 +493,29 @@ static void finish(struct shard *s)
     struct shard_done *d = MSG_NEW(MSG_SHARD_DONE, struct shard_done);
     d->run_id = s->run_id;
     d->shard = s->index;
-    struct httpc_counters hc = httpc_loop_counters(s->hl);
+    struct httpc_counters hc = { 0 };
+    if (s->hl)
+        hc = httpc_loop_counters(s->hl);
     d->connects = hc.connects;
     d->retries = hc.retries;
+    snprintf(d->error, sizeof d->error, "%s", s->error);
     if (actor_send_urgent(s->supervisor, &d->m) < 0)
         msg_free(&d->m);
+}
+
+/* A setup or system call failed: the shard cannot do its part. Say why
+ * and end it now; runs ends the run with the reason (never a run that
+ * silently does nothing). */
+static void shard_fail(struct shard *s, const char *fmt, ...)
+{
+    if (s->error[0] || s->phase == PH_DONE)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->error, sizeof s->error, fmt, ap);
+    va_end(ap);
+    alog_error(s->self, "%s", s->error);
+    finish(s);
 }
 
 static void check_drained(struct shard *s)
@@ -695,17 +724,22 @@ static void start(struct shard *s, struct shard_start *st)
     s->ticking = s->prof.open && peak_rate(s) > TICK_RATE;
     s->hl = httpc_loop_new(base, s->ticking);
     s->ticking = httpc_loop_ticking(s->hl);
-    s->afd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (s->afd < 0)
-        alog_error(s->self, "timerfd_create failed: open-model arrivals cannot be scheduled");
-    s->arrival_ev = event_new(base, s->afd, EV_READ | EV_PERSIST, on_arrival, s);
-    event_add(s->arrival_ev, NULL);
-    s->sleep_ev = evtimer_new(base, on_sleep, s);
     s->tick = actor_timer_new(s->self, TAG_SECOND);
     s->ctl_tick = actor_timer_new(s->self, TAG_CTL);
     s->grace = actor_timer_new(s->self, TAG_GRACE);
     s->warmup = actor_timer_new(s->self, TAG_WARMUP);
     s->win = stats_window_new(s->sc->nsteps);
+    s->sleep_ev = evtimer_new(base, on_sleep, s);
+    s->afd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (s->afd < 0 || !s->hl || !s->sleep_ev) {
+        shard_fail(s, "cannot set up the shard: %s", s->afd < 0 ? strerror(errno) : "out of event slots");
+        return;
+    }
+    s->arrival_ev = event_new(base, s->afd, EV_READ | EV_PERSIST, on_arrival, s);
+    if (!s->arrival_ev || event_add(s->arrival_ev, NULL) < 0) {
+        shard_fail(s, "cannot watch the arrival timer");
+        return;
+    }
     profile_from_load(&s->prof, s->load);
     control_init(&s->ctl);
     if (st->percent > 0 && st->percent != 100)
@@ -722,8 +756,10 @@ static void start(struct shard *s, struct shard_start *st)
     if (need_tls) {
         char err[200];
         s->ssl_ctx = httpc_tls_ctx_new(!s->sc->insecure_skip_tls_verify, err, sizeof err);
-        if (!s->ssl_ctx)
-            alog_error(s->self, "%s", err);
+        if (!s->ssl_ctx) {
+            shard_fail(s, "%s", err);
+            return;
+        }
     }
     s->dns_pending = 1; /* held until every lookup has been started */
     for (int i = 0; i < s->sc->norigins; i++) {
@@ -747,8 +783,11 @@ static void start(struct shard *s, struct shard_start *st)
                 s->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
                                                   EVDNS_BASE_DISABLE_WHEN_INACTIVE);
                 /* the run waits for its lookups: bound that wait */
-                evdns_base_set_option(s->dns, "timeout:", "2");
-                evdns_base_set_option(s->dns, "attempts:", "2");
+                if (!s->dns || evdns_base_set_option(s->dns, "timeout:", "2") < 0 ||
+                    evdns_base_set_option(s->dns, "attempts:", "2") < 0) {
+                    shard_fail(s, "cannot start a DNS resolver for %s", so->host);
+                    return;
+                }
             }
             struct evutil_addrinfo hints;
             memset(&hints, 0, sizeof hints);
@@ -791,7 +830,7 @@ static void release(struct shard *s)
         evdns_base_free(s->dns, 0);
     if (s->arrival_ev)
         event_free(s->arrival_ev);
-    if (s->afd > 0)
+    if (s->afd >= 0)
         close(s->afd);
     if (s->sleep_ev)
         event_free(s->sleep_ev);
@@ -863,6 +902,7 @@ actor_t *run_shard_new(struct loop *l, uint64_t run_id, int index)
     s->run_id = run_id;
     s->index = index;
     s->phase = PH_INIT;
+    s->afd = -1;
     s->self = actor_new(l, "run_shard", index, shard_handle, s, 0);
     return s->self;
 }

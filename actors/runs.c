@@ -126,7 +126,16 @@ static void start_run(struct runs *rs, struct run_start *st)
         ss->percent = r->percent;
         ss->supervisor = rs->self;
         ss->metrics = rs->metrics;
-        actor_send_urgent(r->shards[i], &ss->m);
+        if (actor_send_urgent(r->shards[i], &ss->m) < 0) {
+            /* cannot happen to a new actor; if it did, the run must still end */
+            msg_free(&ss->m);
+            struct shard_done *d = MSG_NEW(MSG_SHARD_DONE, struct shard_done);
+            d->run_id = r->id;
+            d->shard = i;
+            snprintf(d->error, sizeof d->error, "the shard did not take its start");
+            if (actor_send_urgent(rs->self, &d->m) < 0)
+                msg_free(&d->m);
+        }
     }
     alog_info(rs->self, "run %llu started: %s on %d shard%s", (unsigned long long)r->id,
               script_executor_name(r->sc->load.executor), r->nshards, r->nshards > 1 ? "s" : "");
@@ -243,6 +252,19 @@ static void shard_done(struct runs *rs, struct shard_done *d)
     struct run *r = idmap_get(&rs->runs, d->run_id);
     if (!r)
         return;
+    if (d->error[0] && !r->aborted) {
+        /* A shard that cannot run fails the run: the others stop too. */
+        r->aborted = 1;
+        snprintf(r->abort_reason, sizeof r->abort_reason, "shard %d: %s", d->shard, d->error);
+        alog_error(rs->self, "run %llu: %s", (unsigned long long)r->id, r->abort_reason);
+        if (r->state == RS_PAUSED)
+            to_shards(r, RUN_OP_RESUME, 0, 0);
+        if (r->state != RS_FINISHING) {
+            r->state = RS_STOPPING;
+            to_shards(r, RUN_OP_STOP, 0, 0);
+            event_to(r, RUN_EV_ABORTING, "%s", r->abort_reason);
+        }
+    }
     if (++r->done < r->nshards)
         return;
     r->state = RS_FINISHING;
@@ -279,7 +301,11 @@ static void finished(struct runs *rs, struct metrics_summary *s)
         return;
     }
     for (int i = 0; i < r->nshards; i++)
-        actor_send_urgent(r->shards[i], msg_new(MSG_SHARD_RELEASE, sizeof(msg_t)));
+    {
+        msg_t *rel = msg_new(MSG_SHARD_RELEASE, sizeof(msg_t));
+        if (actor_send_urgent(r->shards[i], rel) < 0)
+            msg_free(rel); /* closed already: nothing to release */
+    }
     alog_info(rs->self, "run %llu finished%s", (unsigned long long)r->id, r->aborted ? " (aborted)" : "");
     if (r->observer) {
         struct run_finished *f = MSG_NEW(MSG_RUN_FINISHED, struct run_finished);

@@ -65,7 +65,7 @@ static void usage(FILE *out)
             "options:\n"
             "  --summary-json PATH  write the summary as JSON (docs/summary-format.md)\n"
             "  --timeseries-csv PATH write the per-second series as CSV\n"
-            "  --loops N            reactor threads (default: one per core)\n"
+            "  --loops N            reactor threads (default: STAMPEDE_LOOPS, else one per core)\n"
             "  --quiet              no progress lines\n"
             "  --control            read live-control commands from stdin even when it is\n"
             "                       not a terminal (on a terminal they are read anyway;\n"
@@ -325,11 +325,7 @@ int cli_run_main(int argc, char **argv)
     log_init(o.log_level, STDERR_FILENO);
     log_route_libevent();
     signal(SIGPIPE, SIG_IGN);
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    loop_raise_fd_limit();
 
     size_t len = 0;
     char *text = o.file ? read_file(o.file, &len) : quick_script(&o, &len);
@@ -350,10 +346,16 @@ int cli_run_main(int argc, char **argv)
     free(text);
 
     int nloops = o.loops;
-    if (!nloops) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        nloops = n > 0 ? (int)n : 1;
+    const char *env_loops = getenv("STAMPEDE_LOOPS");
+    if (!nloops && env_loops && *env_loops) { /* like stampede serve: the flag, then the environment */
+        long n;
+        if (parse_long("STAMPEDE_LOOPS", env_loops, 1, 256, &n) != 0) {
+            script_free(sc);
+            return 2;
+        }
+        nloops = (int)n;
     }
+    nloops = loop_default_count(nloops);
     char err[256];
     struct loop_group *g = loop_group_new(nloops, err, sizeof err);
     if (!g) {
@@ -394,7 +396,13 @@ int cli_run_main(int argc, char **argv)
     st->run_id = run_id;
     st->script = sc;
     st->observer = cli;
-    actor_send_urgent(runs, &st->m);
+    if (actor_send_urgent(runs, &st->m) < 0) {
+        fprintf(stderr, "stampede run: the engine did not take the run\n");
+        script_free(st->script);
+        msg_free(&st->m);
+        exit_code = 1;
+        loop_group_stop(g);
+    }
 
     struct sigctx sctx = { cli };
     struct event *sigint = evsignal_new(loop_base(l0), SIGINT, on_signal, &sctx);

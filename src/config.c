@@ -248,7 +248,8 @@ static int load_file(struct config *c, const char *path, char *err, size_t errle
     return rc;
 }
 
-/* Split "--key=value" / "--key value"; returns the option or NULL. */
+/* Split "--key=value" / "--key value" into name and value; 0, or -1 when
+ * the value is missing. */
 static int flag_value(int argc, char **argv, int *i, const char **name, size_t *nlen,
                       const char **val)
 {

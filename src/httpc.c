@@ -169,11 +169,16 @@ static void dl_insert(struct httpc_loop *hl, struct httpc_conn *c, uint64_t dead
 
 /* ---- connection plumbing ---- */
 
-/* Interest in the socket: libevent events, or the tick-mode epoll set. */
-static void tick_ctl(struct httpc_conn *c, int op)
+/* Interest in the socket: libevent events, or the tick-mode epoll set.
+ * 0, or -1 when the kernel refused (no memory, max_user_watches): the
+ * socket cannot be polled, and the caller fails the request. */
+static int tick_ctl(struct httpc_conn *c, int op)
 {
     struct epoll_event ev = { .events = EPOLLIN | (c->wev_on ? EPOLLOUT : 0), .data.ptr = c };
-    epoll_ctl(c->hl->pfd, op, c->fd, &ev);
+    if (epoll_ctl(c->hl->pfd, op, c->fd, &ev) == 0)
+        return 0;
+    c->hl->cnt.poll_errors++;
+    return -1;
 }
 
 static void arm_write(struct httpc_conn *c, int on)
@@ -181,8 +186,8 @@ static void arm_write(struct httpc_conn *c, int on)
     if (!!on == !!c->wev_on)
         return;
     c->wev_on = on;
-    if (c->hl->tick)
-        tick_ctl(c, EPOLL_CTL_MOD);
+    if (c->hl->tick && tick_ctl(c, EPOLL_CTL_MOD) < 0)
+        c->wev_on = !on; /* unchanged: the next step on it fails or times out */
     else if (on)
         event_add(&c->wev, NULL);
     else
@@ -427,7 +432,10 @@ static void start_connect(struct httpc_conn *c)
     if (c->hl->tick) {
         int on = 1;
         setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
-        tick_ctl(c, EPOLL_CTL_ADD);
+        if (tick_ctl(c, EPOLL_CTL_ADD) < 0) {
+            defer_error(c, ERR_CONNECT); /* it could never be read */
+            return;
+        }
     } else {
         event_assign(&c->rev, c->hl->base, fd, EV_READ | EV_PERSIST, on_read, c);
         event_assign(&c->wev, c->hl->base, fd, EV_WRITE | EV_PERSIST, on_write, c);

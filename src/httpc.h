@@ -132,6 +132,7 @@ int httpc_conn_busy(const struct httpc_conn *c);
 /* Counters of the loop (for tests and diagnostics). */
 struct httpc_counters {
     uint64_t connects, retries, timeouts;
+    uint64_t poll_errors;   /* epoll_ctl refused (tick mode): counted as connect errors */
 };
 struct httpc_counters httpc_loop_counters(const struct httpc_loop *hl);
 

@@ -338,6 +338,30 @@ void loop_group_free(struct loop_group *g)
     free(g);
 }
 
+int loop_default_count(int configured)
+{
+    if (configured > 0)
+        return configured;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int loop_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -1;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            log_warn("loop", "cannot raise the descriptor limit to %llu: %s", (unsigned long long)rl.rlim_max,
+                     strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 void loop_group_set_worker_nice(struct loop_group *g, int nice)
 {
     g->worker_nice = nice;

@@ -27,7 +27,8 @@ struct loop_task {
     void (*run)(struct loop_task *t);
 };
 
-/* Create n loops (n >= 1), each an event_base with precise timers.
+/* Create n loops (n >= 1), each an event_base (libevent's coarse timers:
+ * see loop.c for why; durations are measured with clock_gettime).
  * Returns NULL with a message in err on failure (nothing left allocated). */
 struct loop_group *loop_group_new(int n, char *err, size_t errlen);
 /* Run loop 0 on the calling thread and the others on new threads; returns
@@ -37,6 +38,12 @@ int loop_group_run(struct loop_group *g);
 void loop_group_stop(struct loop_group *g);
 /* After loop_group_run returned. Frees the bases. NULL is a no-op. */
 void loop_group_free(struct loop_group *g);
+
+/* The number of loops: configured when > 0, else one per online core. */
+int loop_default_count(int configured);
+/* Raise the process's descriptor limit to its hard limit (many load
+ * connections, many WebSocket clients). 0, or -1 (logged). */
+int loop_raise_fd_limit(void);
 
 /* Before loop_group_run: the nice value of loops 1..n-1 (0 = unchanged).
  * The server lowers its load-generating loops so that a saturating run

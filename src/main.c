@@ -115,25 +115,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         msg_free(m);
 }
 
-/* More descriptors for many load connections; the hard limit is the bound. */
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            log_warn("main", "cannot raise the descriptor limit");
-    }
-}
-
-static int resolve_loops(int configured)
-{
-    if (configured > 0)
-        return configured;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 static void usage_serve(FILE *out)
 {
     fprintf(out, "usage: stampede serve [options]\n\noptions (flag, environment, meaning [default]):\n");
@@ -164,9 +145,9 @@ static int serve_main(int argc, char **argv)
     log_init(cfg.log_level, STDERR_FILENO);
     log_route_libevent();
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    loop_raise_fd_limit();
 
-    int nloops = resolve_loops(cfg.loops);
+    int nloops = loop_default_count(cfg.loops);
     app.loops = loop_group_new(nloops, err, sizeof err);
     if (!app.loops) {
         log_error("main", "%s", err);

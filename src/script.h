@@ -100,7 +100,7 @@ struct script {
     struct threshold *thresholds;
     int nthresholds;
     int insecure_skip_tls_verify; /* default 0: certificates are verified */
-    char *user_agent;             /* default "stampede/VERSION" */
+    char *user_agent;             /* default "stampede/<package version>" */
 };
 
 /* Parse and validate. On success *out is a new script (free with

@@ -267,8 +267,8 @@ START_TEST(timers_fire_in_order_and_periodic_does_not_drift)
     ck_assert_int_eq(t.order[1], 1);
     ck_assert_int_eq(t.order[2], 2);
     ck_assert_int_eq(t.periodic, 50);
-    /* Drift-free: the 50th fire is due at start + 250 ms; precise timers
-     * fire within a few ms of that, never 50 x lateness. */
+    /* Drift-free: the 50th fire is due at start + 250 ms; libevent's coarse
+     * timers fire within a few ms of that, never 50 x lateness. */
     uint64_t elapsed = t.last_us - t.start_us;
     ck_assert_msg(elapsed >= 250000 && elapsed < 262000, "50 periods took %llu us",
                   (unsigned long long)elapsed);

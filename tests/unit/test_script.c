@@ -123,7 +123,7 @@ START_TEST(minimal_script)
     ck_assert_str_eq(t->expr_text, "p(99)<250");
 
     ck_assert_int_eq(s->insecure_skip_tls_verify, 0);
-    ck_assert_str_eq(s->user_agent, "stampede/0.1");
+    ck_assert_str_eq(s->user_agent, "stampede/" PACKAGE_VERSION);
     script_free(s);
 }
 END_TEST
