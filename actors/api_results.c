@@ -521,8 +521,9 @@ static void on_csv(struct http_ctx *c, msg_t *m)
         const PGresult *res = r->res[1];
         struct sbuf b;
         sbuf_init(&b, 65536);
-        sbuf_adds(&b, "second,script,step,warmup,span_s,requests,rps,failed,errors,iterations,"
-                      "dropped_iterations,vus,bytes_in,bytes_out,p50_ms,p90_ms,p95_ms,p99_ms,p99_9_ms,max_ms\n");
+        sbuf_adds(&b, "second,script,step,warmup,span_s,requests,rps,failed,errors,retries,iterations,"
+                      "dropped_iterations,vus,bytes_in,bytes_out,p50_ms,p90_ms,p95_ms,p99_ms,p99_9_ms,max_ms,"
+                      "send_lag_p99_ms,backoff_s\n");
         for (int i = 0; i < PQntuples(res); i++) {
             double span = atof(PQgetvalue(res, i, 4)) / 1000.0;
             double reqs = atof(PQgetvalue(res, i, 5));
@@ -555,9 +556,11 @@ static void export_csv(struct http_ctx *c)
     store_query_add(q, "SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1)", 1, &id);
     store_query_add(q, "SELECT s.second, coalesce(rs.name, s.script_id::text), s.step, s.warmup, s.span_ms,"
                        " s.requests, s.failed, (SELECT coalesce(sum(value::bigint), 0) FROM jsonb_each_text(s.errors)),"
-                       " s.iterations, s.dropped, s.vus, s.bytes_in, s.bytes_out,"
+                       " s.retries, s.iterations, s.dropped, s.vus, s.bytes_in, s.bytes_out,"
                        " coalesce(s.p50_ms::text, ''), coalesce(s.p90_ms::text, ''), coalesce(s.p95_ms::text, ''),"
-                       " coalesce(s.p99_ms::text, ''), coalesce(s.p99_9_ms::text, ''), coalesce(s.max_ms::text, '')"
+                       " coalesce(s.p99_ms::text, ''), coalesce(s.p99_9_ms::text, ''), coalesce(s.max_ms::text, ''),"
+                       " coalesce(s.lag_p99_ms::text, ''),"
+                       " CASE WHEN s.step = '' THEN (s.backoff_ms / 1000.0)::numeric(20,3)::text ELSE '' END"
                        " FROM run_series s LEFT JOIN run_scripts rs ON rs.run_id = s.run_id AND rs.script_id = s.script_id"
                        " WHERE s.run_id = $1 ORDER BY s.second, rs.position, s.step, s.warmup DESC", 1, &id);
     api_store_call(c, q, on_csv);

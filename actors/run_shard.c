@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "executor.h"
 #include "httpc.h"
+#include "minheap.h"
 #include "xmalloc.h"
 
 #include <arpa/inet.h>
@@ -42,8 +43,10 @@ struct vu {
     uint32_t iterations;
     uint64_t iter_due_us;
     uint64_t req_due_us;
-    struct vu *next;     /* idle stack or sleep queue */
-    uint64_t wake_us;
+    uint64_t backoff_us; /* the pause after the last pre-byte failure, 0 = none */
+    uint32_t sleep_gen;  /* bumped to cancel its entry in the sleep heap */
+    int sleeping;        /* in the sleep heap (think time or backoff) */
+    struct vu *next;     /* idle stack */
     struct httpc_conn conns[]; /* one per origin */
 };
 
@@ -87,12 +90,12 @@ struct shard {
     int ticking;              /* tick mode (see TICK_RATE) */
     uint64_t armed_us;        /* what afd is set to, 0 = disarmed */
     struct event *arrival_ev;
-    struct vu *sleep_head, *sleep_tail; /* think time queue (FIFO = wake order) */
+    struct minheap sleepers;  /* VUs in think time or backoff, by wake time */
+    uint64_t sleep_armed_us;  /* when sleep_ev fires, 0 = not armed */
     struct event *sleep_ev;
 
     char error[200];          /* why the shard failed, or "" */
     struct stats_window *win;
-    uint64_t retries_sent;    /* httpc's retries already put in a window */
     uint64_t win_start_us;
     uint32_t second;
     int in_warmup;
@@ -123,6 +126,8 @@ static void record(struct shard *s, struct vu *v, struct httpc_conn *c, int err,
     const struct script_step *step = &s->sc->steps[v->step];
     struct step_stats *ss = &s->win->steps[v->step];
     ss->requests++;
+    ss->retries += (uint64_t)c->retried;
+    s->win->retries += (uint64_t)c->retried;
     ss->bytes_in += c->bytes_in;
     ss->bytes_out += c->bytes_out;
     uint64_t lat = now > v->req_due_us ? now - v->req_due_us : 0;
@@ -207,11 +212,14 @@ static void send_step(struct shard *s, struct vu *v, uint64_t due, uint64_t now)
     v->req_due_us = due;
     const char *needle = st->checks.body_contains;
     httpc_send(&v->conns[st->origin], s->req[v->step], s->req_len[v->step], now, st->timeout_us,
-               needle, needle ? strlen(needle) : 0, s->req_flags[v->step]);
+               needle, needle ? strlen(needle) : 0,
+               s->req_flags[v->step] | (st->retry_stale ? 0 : HTTPC_NO_RETRY));
 }
 
 static void vu_begin(struct shard *s, struct vu *v, uint64_t due, uint64_t now)
 {
+    if (s->open) /* the generator's own lateness: not the target's latency */
+        hist_record(&s->win->send_lag, now > due ? now - due : 0);
     if (due > now)
         due = now; /* released early: timed from the send */
     if (!v->active) {
@@ -231,25 +239,66 @@ static void vu_park(struct shard *s, struct vu *v)
     push_idle(s, v);
 }
 
-static void sleep_push(struct shard *s, struct vu *v, uint64_t wake)
+static void arm_sleep(struct shard *s, uint64_t now)
 {
-    v->wake_us = wake;
-    v->next = NULL;
-    if (s->sleep_tail)
-        s->sleep_tail->next = v;
-    else
-        s->sleep_head = v;
-    s->sleep_tail = v;
-    if (!evtimer_pending(s->sleep_ev, NULL)) {
-        uint64_t now = clock_now_us(), d = wake > now ? wake - now : 0;
-        struct timeval tv = { (time_t)(d / 1000000), (suseconds_t)(d % 1000000) };
-        evtimer_add(s->sleep_ev, &tv);
+    const struct minheap_ent *top = minheap_top(&s->sleepers);
+    if (!top) {
+        evtimer_del(s->sleep_ev);
+        s->sleep_armed_us = 0;
+        return;
     }
+    uint64_t wake = (uint64_t)top->key;
+    if (s->sleep_armed_us && s->sleep_armed_us <= wake)
+        return;
+    uint64_t d = wake > now ? wake - now : 0;
+    struct timeval tv = { (time_t)(d / 1000000), (suseconds_t)(d % 1000000) };
+    if (evtimer_add(s->sleep_ev, &tv) < 0) {
+        shard_fail(s, "cannot arm the think-time timer");
+        return;
+    }
+    s->sleep_armed_us = wake;
+}
+
+/* Think time or backoff: the VU wakes at `wake` (on_sleep). */
+static void sleep_push(struct shard *s, struct vu *v, uint64_t wake, uint64_t now)
+{
+    v->sleeping = 1;
+    minheap_push(&s->sleepers, (int64_t)wake, v, ++v->sleep_gen);
+    arm_sleep(s, now);
+}
+
+/* Take the VU out of the heap (its entry is skipped when it surfaces). */
+static void sleep_cancel(struct vu *v)
+{
+    v->sleeping = 0;
+    v->sleep_gen++;
+}
+
+/* A request that failed before a byte of it left (the name did not
+ * resolve, the connection was refused) is answered at once: without a
+ * pause, a closed-model VU would spin through hundreds of thousands of
+ * them a second. The pause doubles per failure and resets on any answer.
+ * Open model: arrivals keep their own pace, no pause. */
+static uint64_t backoff_next(struct shard *s, struct vu *v, int err)
+{
+    const struct script_backoff *bo = &s->sc->backoff;
+    if (err != ERR_DNS && err != ERR_CONNECT) {
+        if (err < 0)
+            v->backoff_us = 0;
+        return 0;
+    }
+    if (s->open || bo->min_us == 0)
+        return 0;
+    v->backoff_us = v->backoff_us ? v->backoff_us * 2 : bo->min_us;
+    if (v->backoff_us > bo->max_us)
+        v->backoff_us = bo->max_us;
+    s->win->backoff_us += v->backoff_us;
+    return v->backoff_us;
 }
 
 static void check_drained(struct shard *s);
 
-static void iteration_done(struct shard *s, struct vu *v, uint64_t now)
+static void iteration_done(struct shard *s, struct vu *v, uint64_t now, uint64_t pause)
 {
     s->win->iterations++;
     hist_record(&s->win->iter_dur, now > v->iter_due_us ? now - v->iter_due_us : 0);
@@ -271,8 +320,8 @@ static void iteration_done(struct shard *s, struct vu *v, uint64_t now)
         vu_park(s, v);
         return;
     }
-    if (s->load->think_time_us) {
-        sleep_push(s, v, now + s->load->think_time_us);
+    if (s->load->think_time_us || pause) {
+        sleep_push(s, v, now + s->load->think_time_us + pause, now);
         return;
     }
     vu_begin(s, v, now, now);
@@ -283,13 +332,17 @@ static void on_response(struct httpc_conn *c, int err, uint64_t now, void *arg)
     struct vu *v = arg;
     struct shard *s = v->sh;
     record(s, v, c, err, now);
+    uint64_t pause = backoff_next(s, v, err);
     if (++v->step < s->sc->nsteps) {
         if (s->phase == PH_DONE)
             return;
-        send_step(s, v, now, now);
+        if (pause)
+            sleep_push(s, v, now + pause, now);
+        else
+            send_step(s, v, now, now);
         return;
     }
-    iteration_done(s, v, now);
+    iteration_done(s, v, now, pause);
 }
 
 static void on_sleep(evutil_socket_t fd, short what, void *arg)
@@ -298,22 +351,25 @@ static void on_sleep(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     uint64_t now = clock_now_us();
-    while (s->sleep_head && s->sleep_head->wake_us <= now) {
-        struct vu *v = s->sleep_head;
-        s->sleep_head = v->next;
-        if (!s->sleep_head)
-            s->sleep_tail = NULL;
-        v->next = NULL;
-        if (s->phase != PH_RUNNING || s->paused || s->active > s->target)
+    s->sleep_armed_us = 0;
+    const struct minheap_ent *top;
+    while ((top = minheap_top(&s->sleepers)) && (uint64_t)top->key <= now) {
+        struct minheap_ent e;
+        minheap_pop(&s->sleepers, &e);
+        struct vu *v = e.val;
+        if (!v->sleeping || e.tag != v->sleep_gen)
+            continue; /* cancelled */
+        v->sleeping = 0;
+        if (s->phase == PH_DONE)
+            continue;
+        if (v->step < s->sc->nsteps)
+            send_step(s, v, now, now); /* a backoff inside the iteration */
+        else if (s->phase != PH_RUNNING || s->paused || s->active > s->target)
             vu_park(s, v);
         else
             vu_begin(s, v, now, now);
     }
-    if (s->sleep_head) {
-        uint64_t d = s->sleep_head->wake_us - now;
-        struct timeval tv = { (time_t)(d / 1000000), (suseconds_t)(d % 1000000) };
-        evtimer_add(s->sleep_ev, &tv);
-    }
+    arm_sleep(s, now);
     check_drained(s);
 }
 
@@ -452,9 +508,6 @@ static void send_window(struct shard *s, uint64_t now, int partial, int last)
     s->win->vus = (uint32_t)(s->open && s->active_peak > s->active ? s->active_peak : s->active);
     s->active_peak = s->active;
     s->win->vus_max = (uint32_t)s->nvus;
-    uint64_t retries = s->hl ? httpc_loop_counters(s->hl).retries : 0;
-    s->win->retries = retries - s->retries_sent;
-    s->retries_sent = retries;
     w->w = s->win;
     s->win = stats_window_new(s->sc->nsteps);
     s->win_start_us = now;
@@ -478,6 +531,7 @@ static void finish(struct shard *s)
     set_afd(s, 0);
     if (s->sleep_ev)
         evtimer_del(s->sleep_ev);
+    s->sleep_armed_us = 0;
     /* In-flight iterations past the graceful stop are interrupted. */
     for (int i = 0; i < s->nvus; i++) {
         struct vu *v = s->vus[i];
@@ -485,6 +539,7 @@ static void finish(struct shard *s)
             continue;
         s->win->interrupted_iterations++;
         v->active = 0;
+        sleep_cancel(v);
         for (int k = 0; k < s->sc->norigins; k++)
             httpc_conn_close(&v->conns[k]);
     }
@@ -534,13 +589,15 @@ static void begin_drain(struct shard *s)
     s->phase = PH_DRAINING;
     set_afd(s, 0);
     actor_timer_start(s->grace, s->load->graceful_stop_us, 0);
-    /* sleeping VUs will not start another iteration */
-    while (s->sleep_head) {
-        struct vu *v = s->sleep_head;
-        s->sleep_head = v->next;
-        vu_park(s, v);
+    /* VUs sleeping between iterations will not start another; one
+     * backing off inside an iteration finishes it within the grace */
+    for (int i = 0; i < s->nvus; i++) {
+        struct vu *v = s->vus[i];
+        if (v->sleeping && v->step >= s->sc->nsteps) {
+            sleep_cancel(v);
+            vu_park(s, v);
+        }
     }
-    s->sleep_tail = NULL;
     check_drained(s);
 }
 
@@ -730,6 +787,7 @@ static void start(struct shard *s, struct shard_start *st)
     s->warmup = actor_timer_new(s->self, TAG_WARMUP);
     s->win = stats_window_new(s->sc->nsteps);
     s->sleep_ev = evtimer_new(base, on_sleep, s);
+    minheap_init(&s->sleepers);
     s->afd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (s->afd < 0 || !s->hl || !s->sleep_ev) {
         shard_fail(s, "cannot set up the shard: %s", s->afd < 0 ? strerror(errno) : "out of event slots");
@@ -834,6 +892,7 @@ static void release(struct shard *s)
         close(s->afd);
     if (s->sleep_ev)
         event_free(s->sleep_ev);
+    minheap_deinit(&s->sleepers);
     actor_timer_free(s->tick);
     actor_timer_free(s->ctl_tick);
     actor_timer_free(s->grace);

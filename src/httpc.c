@@ -301,7 +301,7 @@ static void write_more(struct httpc_conn *c)
         }
         /* the server went away before taking the request */
         int reset = errno == ECONNRESET || errno == EPIPE;
-        if (c->reused && !c->got_bytes && !c->retried && reset) {
+        if (c->reused && !c->got_bytes && !c->retried && !c->no_retry && reset) {
             c->retried = 1;
             c->hl->cnt.retries++;
             close_socket(c);
@@ -524,7 +524,6 @@ static void on_body(void *arg, const char *data, size_t n)
 static void complete(struct httpc_conn *c, uint64_t now, int extra)
 {
     c->reused = 1;
-    c->retried = 0;
     if (!c->parser.keep_alive || extra)
         close_socket(c);
     else
@@ -541,7 +540,7 @@ static void lost(struct httpc_conn *c, int reset)
         close_socket(c); /* an idle keep-alive connection closed by the server */
         return;
     }
-    if (c->reused && !c->got_bytes && !c->retried) {
+    if (c->reused && !c->got_bytes && !c->retried && !c->no_retry) {
         /* it never saw this request: send it again on a new connection */
         c->retried = 1;
         c->hl->cnt.retries++;
@@ -738,7 +737,8 @@ int httpc_send(struct httpc_conn *c, const char *req, size_t len, uint64_t now_u
     c->sent_us = now_us;
     c->bytes_out = 0;
     c->retried = 0;
-    c->parse_flags = flags;
+    c->no_retry = (flags & HTTPC_NO_RETRY) != 0;
+    c->parse_flags = flags & ~HTTPC_NO_RETRY;
     c->needle = needle_len ? needle : NULL;
     c->needle_len = needle_len;
     dl_insert(c->hl, c, now_us + timeout_us);

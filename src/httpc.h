@@ -83,6 +83,8 @@ struct httpc_conn {
     uint64_t bytes_out;         /* of the current request (retries included) */
     int body_found;             /* the needle was seen in the body */
     uint32_t connects;          /* connections opened so far */
+    int retried;                /* the current request was sent again once, on a fresh
+                                   connection, after a stale keep-alive one failed */
 
     /* private */
     struct httpc_loop *hl;
@@ -99,7 +101,7 @@ struct httpc_conn {
     size_t req_len, req_off;
     unsigned parse_flags;
     int reused;           /* the connection served a response before */
-    int retried;          /* this request was already sent again once */
+    int no_retry;         /* HTTPC_NO_RETRY: never send the current request twice */
     int got_bytes;        /* anything received for the current request */
     int pending_err;      /* deferred completion: error kind, or -1 */
     uint64_t deadline_us;
@@ -120,9 +122,12 @@ void httpc_conn_init(struct httpc_conn *c, struct httpc_loop *hl, struct httpc_o
                      httpc_done_cb done, void *arg);
 /* Send one request (bytes borrowed until the callback). timeout_us bounds
  * connect + send + response. needle: body substring to look for, or NULL.
- * flags: HTTP_PARSE_HEAD for HEAD requests. Returns 0; the callback will
+ * flags: HTTP_PARSE_HEAD for HEAD requests, HTTPC_NO_RETRY for a request
+ * that must not be sent again after a stale keep-alive connection failed
+ * (non-idempotent methods). Returns 0; the callback will
  * run. now_us is the send time (service time counts from it). Only when
  * the connection is not busy (-1 otherwise, no callback). */
+#define HTTPC_NO_RETRY 0x100u /* not an HTTP_PARSE_* flag */
 int httpc_send(struct httpc_conn *c, const char *req, size_t len, uint64_t now_us, uint64_t timeout_us,
                const char *needle, size_t needle_len, unsigned flags);
 /* Close now; a request in progress is dropped without a callback. */

@@ -86,6 +86,22 @@ double report_observe(const struct threshold *t, const struct stats_window *cum,
     return NAN;
 }
 
+int report_generator_warning(const struct stats_window *cum, const struct step_stats *total,
+                             char *buf, size_t len)
+{
+    if (hist_is_empty(&cum->send_lag) || hist_is_empty(&total->lat))
+        return 0;
+    uint64_t lag = hist_percentile(&cum->send_lag, 99), p99 = hist_percentile(&total->lat, 99);
+    if (lag * 10 <= p99)
+        return 0;
+    snprintf(buf, len,
+             "the generator was late: requests left up to %.3f ms after their due time (send lag p99), "
+             "%.0f%% of the corrected p99 of %.3f ms; that part of the latency is the load generator's, "
+             "not the target's (use more loops or a quieter machine)",
+             ms(lag), 100.0 * (double)lag / (double)(p99 ? p99 : 1), ms(p99));
+    return 1;
+}
+
 /* ---- JSON ---- */
 
 void report_gen_latency(yajl_gen g, const char *key, const struct hist *h)
@@ -129,6 +145,7 @@ void report_gen_requests(yajl_gen g, const struct step_stats *ss, double duratio
     json_gen_kv_double(g, "rps", duration_s > 0 ? (double)ss->requests / duration_s : 0, 3);
     json_gen_kv_int(g, "failed", (int64_t)ss->failed);
     json_gen_kv_double(g, "failed_rate", ss->requests ? (double)ss->failed / (double)ss->requests : 0, 6);
+    json_gen_kv_int(g, "retries", (int64_t)ss->retries);
     json_gen_kv_int(g, "bytes_in", (int64_t)ss->bytes_in);
     json_gen_kv_int(g, "bytes_out", (int64_t)ss->bytes_out);
     json_gen_cstr(g, "latency_ms");
@@ -174,9 +191,16 @@ char *report_summary_json(const struct report_input *in, size_t *len)
     json_gen_kv_int(g, "iterations", (int64_t)in->cum->iterations);
     json_gen_kv_int(g, "dropped_iterations", (int64_t)in->cum->dropped_iterations);
     json_gen_kv_int(g, "interrupted_iterations", (int64_t)in->cum->interrupted_iterations);
-    json_gen_kv_int(g, "retries", (int64_t)in->cum->retries);
     report_gen_latency(g, "iteration_duration_ms", &in->cum->iter_dur);
+    report_gen_latency(g, "send_lag_ms", &in->cum->send_lag);
+    json_gen_kv_double(g, "backoff_s", (double)in->cum->backoff_us / 1e6, 3);
     json_gen_kv_int(g, "vus_max", in->cum->vus_max);
+    json_gen_cstr(g, "warnings");
+    yajl_gen_array_open(g);
+    char warn[256];
+    if (report_generator_warning(in->cum, &total, warn, sizeof warn))
+        json_gen_cstr(g, warn);
+    yajl_gen_array_close(g);
     json_gen_cstr(g, "steps");
     yajl_gen_map_open(g);
     for (int i = 0; i < sc->nsteps; i++) {
@@ -219,6 +243,7 @@ void report_point(struct run_point *p, uint32_t second, double span_s, int warmu
     p->warmup = warmup;
     p->requests = t.requests;
     p->failed = t.failed;
+    p->retries = t.retries;
     p->iterations = w->iterations;
     p->dropped = w->dropped_iterations;
     p->bytes_in = t.bytes_in;
@@ -237,6 +262,7 @@ void report_point(struct run_point *p, uint32_t second, double span_s, int warmu
     p->p99_ms = l.p99;
     p->p99_9_ms = l.p99_9;
     p->max_ms = l.max;
+    p->send_lag_p99_ms = hist_is_empty(&w->send_lag) ? NAN : ms(hist_percentile(&w->send_lag, 99));
 }
 
 void report_frame_totals_add(struct frame_totals *t, const struct stats_window *w)
@@ -345,10 +371,12 @@ char *report_frame_json(const struct frame_input *in, size_t *len)
     json_gen_kv_int(g, "retries", (int64_t)w->retries);
     json_gen_kv_int(g, "bytes_in", (int64_t)t->bytes_in);
     json_gen_kv_int(g, "bytes_out", (int64_t)t->bytes_out);
+    json_gen_kv_double(g, "backoff_s", (double)w->backoff_us / 1e6, 3);
     yajl_gen_map_close(g);
     gen_counts(g, "errors", t->errors, NULL);
     gen_counts(g, "status_codes", NULL, t->status);
     gen_latencies(g, t, 1);
+    gen_lat(g, "send_lag_ms", &w->send_lag, 0);
     json_gen_cstr(g, "steps");
     yajl_gen_map_open(g);
     for (int i = 0; i < w->nsteps && i < in->sc->nsteps; i++) {
@@ -357,6 +385,7 @@ char *report_frame_json(const struct frame_input *in, size_t *len)
         yajl_gen_map_open(g);
         json_gen_kv_int(g, "requests", (int64_t)ss->requests);
         json_gen_kv_int(g, "failed", (int64_t)ss->failed);
+        json_gen_kv_int(g, "retries", (int64_t)ss->retries);
         json_gen_kv_double(g, "rps", in->span_s > 0 ? (double)ss->requests / in->span_s : 0, 3);
         gen_counts(g, "errors", ss->errors, NULL);
         gen_latencies(g, ss, 0);
@@ -370,18 +399,20 @@ char *report_frame_json(const struct frame_input *in, size_t *len)
 
 int report_series_csv(FILE *f, const struct run_point *pts, int n)
 {
-    if (fprintf(f, "second,span_s,warmup,requests,rps,failed,errors,iterations,dropped_iterations,"
-                   "vus,bytes_in,bytes_out,min_ms,mean_ms,p50_ms,p90_ms,p95_ms,p99_ms,p99_9_ms,max_ms\n") < 0)
+    if (fprintf(f, "second,span_s,warmup,requests,rps,failed,errors,retries,iterations,dropped_iterations,"
+                   "vus,bytes_in,bytes_out,min_ms,mean_ms,p50_ms,p90_ms,p95_ms,p99_ms,p99_9_ms,max_ms,"
+                   "send_lag_p99_ms\n") < 0)
         return -1;
     for (int i = 0; i < n; i++) {
         const struct run_point *p = &pts[i];
-        double v[8] = { p->min_ms, p->mean_ms, p->p50_ms, p->p90_ms, p->p95_ms, p->p99_ms, p->p99_9_ms, p->max_ms };
-        fprintf(f, "%u,%.3f,%d,%llu,%.3f,%llu,%llu,%llu,%llu,%u,%llu,%llu", p->second, p->span_s, p->warmup,
+        double v[9] = { p->min_ms, p->mean_ms, p->p50_ms, p->p90_ms, p->p95_ms, p->p99_ms, p->p99_9_ms, p->max_ms,
+                        p->send_lag_p99_ms };
+        fprintf(f, "%u,%.3f,%d,%llu,%.3f,%llu,%llu,%llu,%llu,%llu,%u,%llu,%llu", p->second, p->span_s, p->warmup,
                 (unsigned long long)p->requests, p->rps, (unsigned long long)p->failed,
-                (unsigned long long)p->errors, (unsigned long long)p->iterations,
+                (unsigned long long)p->errors, (unsigned long long)p->retries, (unsigned long long)p->iterations,
                 (unsigned long long)p->dropped, p->vus, (unsigned long long)p->bytes_in,
                 (unsigned long long)p->bytes_out);
-        for (int k = 0; k < 8; k++) {
+        for (int k = 0; k < 9; k++) {
             if (isnan(v[k]))
                 fputs(",", f);
             else
@@ -468,6 +499,13 @@ char *report_summary_text(const struct report_input *in)
     sbuf_printf(&b, "  iterations %llu   dropped %llu   interrupted %llu   vus max %u\n",
               (unsigned long long)in->cum->iterations, (unsigned long long)in->cum->dropped_iterations,
               (unsigned long long)in->cum->interrupted_iterations, in->cum->vus_max);
+    if (total.retries)
+        sbuf_printf(&b, "  retries    %llu requests sent twice (a kept-alive connection had gone stale): "
+                    "%llu on the wire\n", (unsigned long long)total.retries,
+                    (unsigned long long)(total.requests + total.retries));
+    if (in->cum->backoff_us)
+        sbuf_printf(&b, "  backoff    VUs waited %.1f s in all after requests that could not be sent\n",
+                    (double)in->cum->backoff_us / 1e6);
     sbuf_printf(&b, "  data       received %s   sent %s\n", human_bytes(total.bytes_in, d1, sizeof d1),
               human_bytes(total.bytes_out, d2, sizeof d2));
     int open = script_load_is_open(&sc->load);
@@ -478,6 +516,16 @@ char *report_summary_text(const struct report_input *in)
     if (open) {
         sbuf_printf(&b, "\n  service time in ms, from when each request was sent (uncorrected)\n");
         latency_table(&b, in, &total, 1);
+        struct latency_ms lag;
+        report_latency(&in->cum->send_lag, &lag);
+        if (lag.count) {
+            char c1[24], c2[24], c3[24];
+            fmt_ms(c1, sizeof c1, lag.p50);
+            fmt_ms(c2, sizeof c2, lag.p99);
+            fmt_ms(c3, sizeof c3, lag.max);
+            sbuf_printf(&b, "\n  send lag   p50 %s   p99 %s   max %s ms (iterations started after their due time)\n",
+                        c1, c2, c3);
+        }
     }
     sbuf_printf(&b, "\n  status     ");
     int any = 0;
@@ -513,6 +561,9 @@ char *report_summary_text(const struct report_input *in)
                       t->expr_text, obs);
         }
     }
+    char warn[256];
+    if (report_generator_warning(in->cum, &total, warn, sizeof warn))
+        sbuf_printf(&b, "\n  warning: %s\n", warn);
     if (in->aborted && in->abort_reason)
         sbuf_printf(&b, "\n  aborted: %s\n", in->abort_reason);
     return b.s;

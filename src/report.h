@@ -38,6 +38,10 @@ struct report_input {
  * fractions for rates, per second for counter rates). NaN if no data. */
 double report_observe(const struct threshold *t, const struct stats_window *cum, double duration_s);
 
+/* When the generator's own send lag (p99) is over 10% of the corrected
+ * p99, a sentence saying so in buf, and 1; else 0. */
+int report_generator_warning(const struct stats_window *cum, const struct step_stats *total,
+                             char *buf, size_t len);
 /* The summary document; caller frees. Schema: docs/summary-format.md. */
 char *report_summary_json(const struct report_input *in, size_t *len);
 /* The terminal summary; caller frees. */

@@ -26,6 +26,8 @@
 #define MAX_EXPR 128
 #define DEFAULT_USER_AGENT "stampede/" PACKAGE_VERSION
 #define DEFAULT_TIMEOUT_US (60 * 1000000ull)
+#define DEFAULT_BACKOFF_MIN_US (10 * 1000ull)
+#define DEFAULT_BACKOFF_MAX_US (1000 * 1000ull)
 #define DEFAULT_GRACEFUL_STOP_US (30 * 1000000ull)
 #define DEFAULT_MAX_DURATION_US (10 * 60 * 1000000ull)
 #define DEFAULT_TIME_UNIT_US 1000000ull
@@ -364,6 +366,7 @@ struct base {
     int have;
     struct script_origin origin;
     char *prefix; /* target's path without trailing '/': "" or "/api" */
+    int retry_stale; /* the top-level default for every step, -1 = by method */
 };
 
 static int parse_name(struct script *s, yajl_val step, const char *sp, int idx, struct json_err *e)
@@ -618,7 +621,7 @@ static int parse_step(struct script *s, yajl_val v, int idx, const struct base *
                       struct json_err *e)
 {
     static const char *const keys[] = { "name", "method", "path", "url", "headers",
-                                        "body", "timeout", "checks", NULL };
+                                        "body", "timeout", "checks", "retry_stale", NULL };
     path_t sp;
     json_path_index(sp, sizeof sp, "steps", (size_t)idx);
     if (!YAJL_IS_OBJECT(v))
@@ -633,7 +636,10 @@ static int parse_step(struct script *s, yajl_val v, int idx, const struct base *
         get_positive_duration(v, sp, "timeout", 0, &st->timeout_us, e) < 0 ||
         parse_checks(st, v, sp, e) < 0)
         return -1;
-    return 0;
+    /* RFC 9110 9.2.2: only idempotent requests may be repeated unasked */
+    st->retry_stale = b->retry_stale >= 0 ? b->retry_stale
+                      : strcmp(st->method, "POST") != 0 && strcmp(st->method, "PATCH") != 0;
+    return json_get_bool(v, sp, "retry_stale", 0, &st->retry_stale, e);
 }
 
 static void step_deinit(struct script_step *st)
@@ -990,9 +996,38 @@ static int parse_steps(struct script *s, yajl_val root, const struct base *b, st
     return 0;
 }
 
-static int parse_options(struct script *s, yajl_val root, struct json_err *e)
+/* "backoff": false turns it off; {"min": "10ms", "max": "1s"} tunes it. */
+static int parse_backoff(struct script_backoff *bo, yajl_val root, struct json_err *e)
+{
+    static const char *const keys[] = { "min", "max", NULL };
+    bo->min_us = DEFAULT_BACKOFF_MIN_US;
+    bo->max_us = DEFAULT_BACKOFF_MAX_US;
+    yajl_val v = json_get(root, "backoff");
+    if (!v || YAJL_IS_TRUE(v))
+        return 0;
+    if (YAJL_IS_FALSE(v)) {
+        bo->min_us = bo->max_us = 0;
+        return 0;
+    }
+    if (!YAJL_IS_OBJECT(v))
+        return json_fail(e, "backoff", "expected false or an object like {\"min\": \"10ms\", "
+                         "\"max\": \"1s\"}, got %s", json_type_name(v));
+    if (check_keys(v, "backoff", keys, e) < 0 ||
+        get_positive_duration(v, "backoff", "min", 0, &bo->min_us, e) < 0 ||
+        get_positive_duration(v, "backoff", "max", 0, &bo->max_us, e) < 0)
+        return -1;
+    if (bo->max_us < bo->min_us)
+        return json_fail(e, "backoff.max", "must not be shorter than backoff.min");
+    return 0;
+}
+
+static int parse_options(struct script *s, yajl_val root, struct base *b, struct json_err *e)
 {
     if (json_get_bool(root, "", "insecure_skip_tls_verify", 0, &s->insecure_skip_tls_verify, e) < 0)
+        return -1;
+    b->retry_stale = -1;
+    if (json_get_bool(root, "", "retry_stale", 0, &b->retry_stale, e) < 0 ||
+        parse_backoff(&s->backoff, root, e) < 0)
         return -1;
     const char *ua = DEFAULT_USER_AGENT;
     if (json_get_string(root, "", "user_agent", 0, &ua, e) < 0)
@@ -1009,7 +1044,8 @@ static int parse_options(struct script *s, yajl_val root, struct json_err *e)
 int script_from_json(yajl_val root, struct script **out, struct json_err *e)
 {
     static const char *const keys[] = { "target", "steps", "load", "thresholds",
-                                        "insecure_skip_tls_verify", "user_agent", NULL };
+                                        "insecure_skip_tls_verify", "user_agent", "retry_stale",
+                                        "backoff", NULL };
     *out = NULL;
     if (!YAJL_IS_OBJECT(root))
         return json_fail(e, "", "expected a JSON object at the top level, got %s",
@@ -1019,7 +1055,7 @@ int script_from_json(yajl_val root, struct script **out, struct json_err *e)
 
     struct script *s = xcalloc(1, sizeof *s);
     struct base b = { 0 };
-    if (parse_options(s, root, e) < 0 || parse_target(root, &b, e) < 0 ||
+    if (parse_options(s, root, &b, e) < 0 || parse_target(root, &b, e) < 0 ||
         parse_steps(s, root, &b, e) < 0 || parse_load(&s->load, root, e) < 0 ||
         parse_thresholds(s, root, e) < 0)
         goto fail;

@@ -46,6 +46,8 @@ struct script_step {
     size_t body_len;
     uint64_t timeout_us;     /* response timeout (default 60s) */
     struct script_checks checks;
+    int retry_stale;         /* sent again once when a reused keep-alive connection
+                                failed before any answer (default: idempotent methods) */
 };
 
 /* ---- load ---- */
@@ -89,6 +91,14 @@ uint64_t script_load_duration_us(const struct script_load *l);
 int script_load_is_open(const struct script_load *l);
 const char *script_executor_name(enum script_executor e);
 
+/* A VU whose request fails before a byte of it left (DNS, connect) waits
+ * before its next iteration: min_us, doubling up to max_us, reset by any
+ * answer. min_us == 0: no backoff. */
+struct script_backoff {
+    uint64_t min_us;        /* default 10ms */
+    uint64_t max_us;        /* default 1s */
+};
+
 /* ---- the script ---- */
 
 struct script {
@@ -100,6 +110,7 @@ struct script {
     struct threshold *thresholds;
     int nthresholds;
     int insecure_skip_tls_verify; /* default 0: certificates are verified */
+    struct script_backoff backoff;
     char *user_agent;             /* default "stampede/<package version>" */
 };
 

@@ -15,12 +15,14 @@ const char SERIES_INSERT_SQL[] =
     "INSERT INTO run_series (run_id, script_id, step, second, warmup, span_ms, requests, failed,"
     " bytes_in, bytes_out, checks_passed, checks_failed, iterations, dropped, interrupted, vus,"
     " vus_max, errors, status_codes, p50_ms, p75_ms, p90_ms, p95_ms, p99_ms, p99_9_ms, max_ms,"
-    " svc_p50_ms, svc_p99_ms, svc_max_ms, lat_hist, svc_hist, iter_hist)"
+    " svc_p50_ms, svc_p99_ms, svc_max_ms, lat_hist, svc_hist, iter_hist, retries, backoff_ms,"
+    " lag_p99_ms, lag_hist)"
     " SELECT (b->>'r')::uuid, (b->>'s')::uuid, x.step, x.second, x.warmup, x.span_ms, x.requests,"
     " x.failed, x.bytes_in, x.bytes_out, x.checks_passed, x.checks_failed, x.iterations,"
     " x.dropped, x.interrupted, x.vus, x.vus_max, x.errors, x.status_codes, x.p50_ms, x.p75_ms,"
     " x.p90_ms, x.p95_ms, x.p99_ms, x.p99_9_ms, x.max_ms, x.svc_p50_ms, x.svc_p99_ms,"
-    " x.svc_max_ms, decode(x.lat, 'hex'), decode(x.svc, 'hex'), decode(x.iter, 'hex')"
+    " x.svc_max_ms, decode(x.lat, 'hex'), decode(x.svc, 'hex'), decode(x.iter, 'hex'), x.retries,"
+    " x.backoff_ms, x.lag_p99_ms, decode(x.lag, 'hex')"
     " FROM jsonb_array_elements($1::jsonb) AS b,"
     " jsonb_to_recordset(b->'rows') AS x(step text, second integer, warmup boolean,"
     " span_ms integer, requests bigint, failed bigint, bytes_in bigint, bytes_out bigint,"
@@ -28,7 +30,8 @@ const char SERIES_INSERT_SQL[] =
     " interrupted bigint, vus integer, vus_max integer, errors jsonb, status_codes jsonb,"
     " p50_ms float8, p75_ms float8, p90_ms float8, p95_ms float8, p99_ms float8,"
     " p99_9_ms float8, max_ms float8, svc_p50_ms float8, svc_p99_ms float8, svc_max_ms float8,"
-    " lat text, svc text, iter text)"
+    " lat text, svc text, iter text, retries bigint, backoff_ms bigint,"
+    " lag_p99_ms float8, lag text)"
     " ON CONFLICT DO NOTHING";
 
 /* ---- write side ---- */
@@ -64,6 +67,8 @@ static void gen_row(yajl_gen g, const char *step, const struct step_stats *ss,
     json_gen_kv_int(g, "span_ms", span_ms);
     json_gen_kv_int(g, "requests", (int64_t)ss->requests);
     json_gen_kv_int(g, "failed", (int64_t)ss->failed);
+    json_gen_kv_int(g, "retries", (int64_t)ss->retries);
+    json_gen_kv_int(g, "backoff_ms", total ? (int64_t)(w->backoff_us / 1000) : 0);
     json_gen_kv_int(g, "bytes_in", (int64_t)ss->bytes_in);
     json_gen_kv_int(g, "bytes_out", (int64_t)ss->bytes_out);
     json_gen_kv_int(g, "checks_passed", (int64_t)ss->checks_passed);
@@ -101,10 +106,15 @@ static void gen_row(yajl_gen g, const char *step, const struct step_stats *ss,
     gen_ms(g, "svc_max_ms", &ss->svc, 100);
     gen_hist_hex(g, "lat", &ss->lat);
     gen_hist_hex(g, "svc", &ss->svc);
-    if (total)
+    if (total) {
         gen_hist_hex(g, "iter", &w->iter_dur);
-    else
+        gen_hist_hex(g, "lag", &w->send_lag);
+        gen_ms(g, "lag_p99_ms", &w->send_lag, 99);
+    } else {
         json_gen_kv_null(g, "iter");
+        json_gen_kv_null(g, "lag");
+        json_gen_kv_null(g, "lag_p99_ms");
+    }
     yajl_gen_map_close(g);
 }
 
@@ -127,6 +137,7 @@ void series_acc_init(struct series_acc *a, uint32_t t)
     a->t = a->last = t;
     step_stats_init(&a->ss);
     hist_init(&a->iter);
+    hist_init(&a->send_lag);
 }
 
 static int get_u64(const PGresult *r, int row, int col, uint64_t *out)
@@ -227,6 +238,12 @@ int series_acc_add_row(struct series_acc *a, const PGresult *r, int row, int col
     if (merge_hex(&a->ss.lat, r, row, c + 16) < 0 || merge_hex(&a->ss.svc, r, row, c + 17) < 0 ||
         merge_hex(&a->iter, r, row, c + 18) < 0)
         return -1;
+    uint64_t retries, backoff_ms;
+    if (get_u64(r, row, c + 19, &retries) < 0 || get_u64(r, row, c + 20, &backoff_ms) < 0 ||
+        merge_hex(&a->send_lag, r, row, c + 21) < 0)
+        return -1;
+    a->ss.retries += retries;
+    a->backoff_ms += backoff_ms;
     if (count_span)
         a->span_ms += span;
     if (vus > a->vus)
@@ -252,6 +269,8 @@ void series_gen_acc(yajl_gen g, const struct series_acc *a)
     json_gen_kv_int(g, "dropped_iterations", (int64_t)a->dropped);
     json_gen_kv_int(g, "interrupted_iterations", (int64_t)a->interrupted);
     report_gen_latency(g, "iteration_duration_ms", &a->iter);
+    report_gen_latency(g, "send_lag_ms", &a->send_lag);
+    json_gen_kv_double(g, "backoff_s", (double)a->backoff_ms / 1000.0, 3);
     json_gen_kv_int(g, "vus", a->vus);
     json_gen_kv_int(g, "vus_max", a->vus_max);
     yajl_gen_map_close(g);

@@ -35,7 +35,7 @@ extern const char SERIES_INSERT_SQL[];
     "second, warmup, span_ms, requests, failed, bytes_in, bytes_out, checks_passed, "  \
     "checks_failed, iterations, dropped, interrupted, vus, vus_max, errors::text, "    \
     "status_codes::text, encode(lat_hist, 'hex'), encode(svc_hist, 'hex'), "           \
-    "encode(iter_hist, 'hex')"
+    "encode(iter_hist, 'hex'), retries, backoff_ms, encode(lag_hist, 'hex')"
 
 /* A bucket of rows merged. */
 struct series_acc {
@@ -46,7 +46,8 @@ struct series_acc {
     int rows;
     struct step_stats ss;  /* requests, bytes, latency histograms, errors, statuses */
     struct hist iter;
-    uint64_t iterations, dropped, interrupted;
+    struct hist send_lag;  /* open model: iterations' lateness */
+    uint64_t iterations, dropped, interrupted, backoff_ms;
     uint32_t vus, vus_max; /* the largest seen */
 };
 
@@ -58,8 +59,9 @@ void series_acc_init(struct series_acc *a, uint32_t t);
  * is malformed (the bucket may then be partly merged). */
 int series_acc_add_row(struct series_acc *a, const PGresult *r, int row, int col0, int count_span);
 /* The bucket as a JSON object: {"t", "span_s", "warmup", requests, rps,
- * failed, ..., "latency_ms": {...}, "iterations", "dropped_iterations",
- * "vus", "vus_max", "iteration_duration_ms"}. */
+ * failed, retries, ..., "latency_ms": {...}, "iterations",
+ * "dropped_iterations", "vus", "vus_max", "iteration_duration_ms",
+ * "send_lag_ms", "backoff_s"}. */
 void series_gen_acc(yajl_gen g, const struct series_acc *a);
 
 #endif

@@ -29,6 +29,7 @@ void step_stats_merge(struct step_stats *dst, const struct step_stats *src)
     hist_merge(&dst->svc, &src->svc);
     dst->requests += src->requests;
     dst->failed += src->failed;
+    dst->retries += src->retries;
     dst->bytes_in += src->bytes_in;
     dst->bytes_out += src->bytes_out;
     dst->checks_passed += src->checks_passed;
@@ -61,7 +62,9 @@ void stats_window_reset(struct stats_window *w)
     for (int i = 0; i < w->nsteps; i++)
         step_stats_init(&w->steps[i]);
     hist_init(&w->iter_dur);
+    hist_init(&w->send_lag);
     w->iterations = w->dropped_iterations = w->interrupted_iterations = w->retries = 0;
+    w->backoff_us = 0;
     w->vus = w->vus_max = 0;
 }
 
@@ -71,6 +74,8 @@ void stats_window_merge(struct stats_window *dst, const struct stats_window *src
     for (int i = 0; i < n; i++)
         step_stats_merge(&dst->steps[i], &src->steps[i]);
     hist_merge(&dst->iter_dur, &src->iter_dur);
+    hist_merge(&dst->send_lag, &src->send_lag);
+    dst->backoff_us += src->backoff_us;
     dst->iterations += src->iterations;
     dst->dropped_iterations += src->dropped_iterations;
     dst->interrupted_iterations += src->interrupted_iterations;

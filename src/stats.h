@@ -35,6 +35,8 @@ struct step_stats {
     struct hist svc;
     uint64_t requests;      /* finished: answered or failed */
     uint64_t failed;        /* transport error or status >= 400 */
+    uint64_t retries;       /* of those, sent a second time on a fresh connection after
+                               a stale keep-alive one failed (both reached the wire) */
     uint64_t bytes_in, bytes_out;
     uint64_t checks_passed, checks_failed;
     uint64_t errors[ERR_COUNT];
@@ -45,11 +47,13 @@ struct stats_window {
     int nsteps;
     struct step_stats *steps;
     struct hist iter_dur;         /* µs, from an iteration's due time */
+    struct hist send_lag;         /* open model: µs an iteration started after its due
+                                     time (the generator's lateness, not the target's) */
     uint64_t iterations;          /* completed */
     uint64_t dropped_iterations;  /* open model: no VU was free */
     uint64_t interrupted_iterations; /* cut by the end of the graceful stop */
-    uint64_t retries;             /* requests sent again on a fresh connection after
-                                     a stale keep-alive one failed (also on the wire) */
+    uint64_t retries;             /* the steps' retries summed */
+    uint64_t backoff_us;          /* VU time spent backing off after pre-byte failures */
     uint32_t vus;                 /* gauge: VUs in an iteration at the window's end (closed
                                      model), the most at once during it (open model) */
     uint32_t vus_max;             /* gauge: allocated VUs */

@@ -291,22 +291,88 @@ START_TEST(every_error_category_is_counted)
 }
 END_TEST
 
-/* Requests that fail before any I/O (an unresolved host) end an iteration
- * at once; the VU loops fast, but the loop still runs its timers and the
- * run ends on time. */
-START_TEST(failing_at_once_still_ends_on_time)
+/* Requests that fail before any I/O (an unresolved host) are answered at
+ * once: each VU backs off (10 ms doubling) instead of spinning, the errors
+ * are still counted, and the run ends on time. Without the backoff the
+ * same VUs fail hundreds of times more often. */
+START_TEST(failing_at_once_backs_off_and_ends_on_time)
 {
+    static const char body[] = "{\"target\":\"http://no-such-host.invalid\",\"steps\":[{\"name\":\"a\",\"path\":\"/\"}],"
+                               "\"load\":{\"executor\":\"constant-vus\",\"vus\":2,\"duration\":\"1s\"}%s}";
+    char sc[512];
     struct run_result r;
-    run("{\"target\":\"http://no-such-host.invalid\",\"steps\":[{\"name\":\"a\",\"path\":\"/\"}],"
-        "\"load\":{\"executor\":\"constant-vus\",\"vus\":2,\"duration\":\"1s\"}}",
-        NULL, &r);
+    snprintf(sc, sizeof sc, body, "");
+    run(sc, NULL, &r);
     ck_assert_msg(r.code == 0, "exit %d %s", r.code, r.err);
     ck_assert_msg(r.took_ms < 10000, "a 1 s run took %llu ms", (unsigned long long)r.took_ms);
     double n = num(&r, "requests", NULL, NULL, NULL);
-    ck_assert_double_gt(n, 0);
+    /* per VU: failures at 0, 10, 30, 70, 150, 310, 630 ms (and maybe one more) */
+    ck_assert_msg(n >= 4 && n <= 20, "%g requests in 1 s from 2 backing-off VUs", n);
     ck_assert_double_eq(err_count(&r, "dns"), n);
     ck_assert_double_eq(num(&r, "failed", NULL, NULL, NULL), n);
+    double bo = num(&r, "backoff_s", NULL, NULL, NULL);
+    ck_assert_msg(bo >= 1.0 && bo <= 6.0, "backoff_s %g", bo);
+    ck_assert_ptr_nonnull(strstr(r.out, "backoff"));
     run_free(&r);
+
+    snprintf(sc, sizeof sc, body, ",\"backoff\":false");
+    run(sc, NULL, &r);
+    ck_assert_msg(r.code == 0, "exit %d %s", r.code, r.err);
+    double spin = num(&r, "requests", NULL, NULL, NULL);
+    ck_assert_msg(spin > 50 * n, "without backoff %g requests, with it %g", spin, n);
+    ck_assert_double_eq(num(&r, "backoff_s", NULL, NULL, NULL), 0);
+    run_free(&r);
+}
+END_TEST
+
+/* A kept-alive connection the server resets after reading the request:
+ * the idempotent request goes out again on a fresh connection and the
+ * summary says so, so requests + retries is what the target received. A
+ * POST is not sent twice unless the step says retry_stale. */
+START_TEST(stale_connection_retries_are_counted)
+{
+    static const struct {
+        const char *method, *extra;
+        double retries;
+    } cases[] = {
+        { "GET", "", 20 },
+        { "POST", "", 0 },
+        { "POST", ",\"retry_stale\":true", 20 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char steps[512];
+        snprintf(steps, sizeof steps,
+                 "[{\"name\":\"ok\",\"path\":\"/\"},"
+                 "{\"name\":\"gone\",\"method\":\"%s\",\"path\":\"/reset\"%s}]",
+                 cases[i].method, cases[i].extra);
+        target_reset(&tgt);
+        struct run_result r;
+        run(script(steps, "{\"executor\":\"per-vu-iterations\",\"vus\":1,\"iterations\":20}", NULL), NULL,
+            &r);
+        ck_assert_msg(r.code == 0, "exit %d %s", r.code, r.err);
+        double reqs = num(&r, "requests", NULL, NULL, NULL), retries = num(&r, "retries", NULL, NULL, NULL);
+        ck_assert_double_eq(reqs, 40);
+        ck_assert_msg(retries == cases[i].retries, "%s%s: %g retries, want %g", cases[i].method, cases[i].extra,
+                      retries, cases[i].retries);
+        ck_assert_double_eq(num(&r, "steps", "gone", "retries", NULL), cases[i].retries);
+        ck_assert_double_eq(num(&r, "steps", "ok", "retries", NULL), 0);
+        ck_assert_double_eq(err_count(&r, "reset"), 20);
+        ck_assert_msg((double)target_requests(&tgt) == reqs + retries, "target saw %ld, summary %g + %g",
+                      target_requests(&tgt), reqs, retries);
+        /* the series has them too: the retries column adds up */
+        ck_assert_ptr_nonnull(r.csv);
+        ck_assert_ptr_nonnull(strstr(r.csv, ",errors,retries,iterations,"));
+        double sum = 0;
+        for (const char *line = strchr(r.csv, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+            const char *f = line + 1;
+            for (int col = 0; col < 7 && f; col++) /* retries is the 8th column */
+                f = strchr(f, ',') ? strchr(f, ',') + 1 : NULL;
+            ck_assert_ptr_nonnull(f);
+            sum += atof(f);
+        }
+        ck_assert_double_eq(sum, retries);
+        run_free(&r);
+    }
 }
 END_TEST
 
@@ -341,6 +407,11 @@ START_TEST(open_model_keeps_its_rate_when_the_target_slows)
     ck_assert_double_eq(n, (double)target_requests(&tgt));
     double p50 = num(&r, "latency_ms", "corrected", "p50", NULL);
     ck_assert_msg(p50 >= 200 && p50 < 230, "p50 %.3f", p50);
+    /* the generator timed itself: one send-lag value per started iteration */
+    ck_assert_double_eq(num(&r, "send_lag_ms", "count", NULL, NULL),
+                        num(&r, "iterations", NULL, NULL, NULL) + num(&r, "interrupted_iterations", NULL, NULL, NULL));
+    ck_assert_double_ge(num(&r, "send_lag_ms", "p50", NULL, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "send lag"));
     run_free(&r);
     /* with too few VUs the surplus is dropped, never delayed */
     target_reset(&tgt);
@@ -633,7 +704,8 @@ static Suite *run_suite(void)
     tcase_add_test(tc, server_closing_keepalive_connections_costs_nothing);
     tcase_add_test(tc, bodies_chunked_slow_big_and_head);
     tcase_add_test(tc, every_error_category_is_counted);
-    tcase_add_test(tc, failing_at_once_still_ends_on_time);
+    tcase_add_test(tc, failing_at_once_backs_off_and_ends_on_time);
+    tcase_add_test(tc, stale_connection_retries_are_counted);
     tcase_add_test(tc, latency_is_measured);
     tcase_add_test(tc, open_model_keeps_its_rate_when_the_target_slows);
     tcase_add_test(tc, high_rates_keep_their_rate_in_tick_mode);

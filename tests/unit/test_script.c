@@ -141,6 +141,41 @@ START_TEST(top_level_options)
 }
 END_TEST
 
+/* Stale keep-alive retries: idempotent methods by default, POST and PATCH
+ * only when asked (per step or for all); backoff on by default. */
+START_TEST(retry_stale_and_backoff)
+{
+    struct script *s = parse_ok("{" T ",'steps':[{'name':'g','path':'/'},{'name':'p','method':'POST','path':'/'},"
+                                "{'name':'d','method':'DELETE','path':'/'},{'name':'q','method':'PATCH','path':'/',"
+                                "'retry_stale':true},{'name':'h','path':'/','retry_stale':false}]," LV "}");
+    ck_assert_int_eq(s->steps[0].retry_stale, 1);
+    ck_assert_int_eq(s->steps[1].retry_stale, 0);
+    ck_assert_int_eq(s->steps[2].retry_stale, 1);
+    ck_assert_int_eq(s->steps[3].retry_stale, 1);
+    ck_assert_int_eq(s->steps[4].retry_stale, 0);
+    ck_assert_uint_eq(s->backoff.min_us, 10000);
+    ck_assert_uint_eq(s->backoff.max_us, 1000000);
+    script_free(s);
+    s = parse_ok("{" T ",'retry_stale':true,'steps':[{'name':'p','method':'POST','path':'/'},"
+                 "{'name':'g','path':'/','retry_stale':false}]," LV ",'backoff':false}");
+    ck_assert_int_eq(s->steps[0].retry_stale, 1);
+    ck_assert_int_eq(s->steps[1].retry_stale, 0);
+    ck_assert_uint_eq(s->backoff.min_us, 0);
+    script_free(s);
+    s = parse_ok(DOC(",'backoff':{'min':'50ms','max':'5s'}"));
+    ck_assert_uint_eq(s->backoff.min_us, 50000);
+    ck_assert_uint_eq(s->backoff.max_us, 5000000);
+    script_free(s);
+    expect_err(DOC(",'backoff':5"), "backoff", "expected false or an object");
+    expect_err(DOC(",'backoff':{'min':'1s','max':'10ms'}"), "backoff.max", "must not be shorter");
+    expect_err(DOC(",'backoff':{'min':'0s'}"), "backoff.min", "longer than 0");
+    expect_err(DOC(",'backoff':{'start':'1s'}"), "backoff.start", "unknown field");
+    expect_err(DOC(",'retry_stale':'yes'"), "retry_stale", "expected a boolean");
+    expect_err(WITH_STEP("{'name':'a','path':'/','retry_stale':1}"), "steps[0].retry_stale",
+               "expected a boolean");
+}
+END_TEST
+
 START_TEST(executor_constant_vus)
 {
     struct script *s = parse_ok(WITH_LOAD("'executor':'constant-vus','vus':10,'duration':'1m30s'"));
@@ -1107,6 +1142,7 @@ static Suite *script_suite(void)
     TCase *tc = tcase_create("valid");
     tcase_add_test(tc, minimal_script);
     tcase_add_test(tc, top_level_options);
+    tcase_add_test(tc, retry_stale_and_backoff);
     tcase_add_test(tc, executor_constant_vus);
     tcase_add_test(tc, executor_ramping_vus);
     tcase_add_test(tc, executor_constant_arrival_rate);

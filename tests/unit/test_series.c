@@ -36,7 +36,12 @@ static struct stats_window *window(int k)
         ss->bytes_out += 500;
         ss->status[503 - STATUS_MIN] += (uint64_t)s;
         ss->failed += (uint64_t)s;
+        ss->retries += (uint64_t)(k + s);
+        w->retries += (uint64_t)(k + s);
     }
+    for (int i = 0; i < 30 * k; i++)
+        hist_record(&w->send_lag, (uint64_t)(i * 11));
+    w->backoff_us = 20000u * (unsigned)k;
     for (int i = 0; i < 40 + k; i++)
         hist_record(&w->iter_dur, (uint64_t)(1000 + i * 13));
     w->iterations = 40u + (unsigned)k;
@@ -53,10 +58,10 @@ static PGresult *as_result(yajl_val rows, const char *step)
     static const char *const cols[] = { "script_id", "second", "warmup", "span_ms", "requests", "failed",
                                         "bytes_in", "bytes_out", "checks_passed", "checks_failed", "iterations",
                                         "dropped", "interrupted", "vus", "vus_max", "errors", "status_codes",
-                                        "lat", "svc", "iter" };
+                                        "lat", "svc", "iter", "retries", "backoff_ms", "lag" };
     int ncols = (int)(sizeof cols / sizeof cols[0]);
     PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-    PGresAttDesc att[20];
+    PGresAttDesc att[23];
     memset(att, 0, sizeof att);
     for (int i = 0; i < ncols; i++)
         att[i].name = (char *)cols[i];
@@ -132,6 +137,11 @@ START_TEST(rows_merge_back_to_the_window)
     ck_assert(memcmp(&a->ss.lat, &t->lat, sizeof t->lat) == 0);
     ck_assert(memcmp(&a->ss.svc, &t->svc, sizeof t->svc) == 0);
     ck_assert(memcmp(&a->iter, &all->iter_dur, sizeof a->iter) == 0);
+    ck_assert(memcmp(&a->send_lag, &all->send_lag, sizeof a->send_lag) == 0);
+    ck_assert_uint_eq(hist_count(&a->send_lag), 30 * 3);
+    ck_assert_uint_eq(a->ss.retries, t->retries);
+    ck_assert_uint_eq(a->ss.retries, (1 + 2) * 2 + 2); /* k + s over k = 1, 2 and s = 0, 1 */
+    ck_assert_uint_eq(a->backoff_ms, 60);
     ck_assert_uint_eq(a->ss.requests, t->requests);
     ck_assert_uint_eq(a->ss.failed, t->failed);
     ck_assert_uint_eq(a->ss.bytes_in, t->bytes_in);
