@@ -65,6 +65,7 @@ struct bus {
     int nwatchers;
     int up;
     char last_error[200];
+    char told[200];         /* the last reason watchers were given while down */
     struct bus_stats st;
     int stopped; /* connections closed: publishes are delivered locally only */
 };
@@ -209,9 +210,12 @@ static void report(struct bus *b)
 {
     int up = b->enabled && b->pub.connected && b->sub.connected;
     b->st.redis_up = up;
-    if (up == b->up)
+    /* while down, a new reason is news too (the first failure after
+     * "connecting", a host that stopped resolving) */
+    if (up == b->up && (up || strcmp(b->told, b->last_error) == 0))
         return;
     b->up = up;
+    snprintf(b->told, sizeof b->told, "%s", up ? "" : b->last_error);
     if (up)
         alog_info(b->self, "redis is up (%s:%d)", b->ip, b->port);
     else
@@ -407,6 +411,13 @@ static void attempt(struct bus *b, struct rconn *rc)
     }
     if (b->dns_req)
         return; /* both connections start when the answer comes */
+    if (!b->dns) {
+        char why[200];
+        snprintf(why, sizeof why, "cannot resolve %s: no DNS resolver (give its address)", b->host);
+        conn_down(&b->pub, why);
+        conn_down(&b->sub, why);
+        return;
+    }
     struct evutil_addrinfo hints;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -588,6 +599,7 @@ actor_t *bus_new(struct loop *l, const struct bus_config *cfg, char *err, size_t
         else if (inet_pton(AF_INET, b->host, buf) == 1 || inet_pton(AF_INET6, b->host, buf) == 1)
             snprintf(b->ip, sizeof b->ip, "%.45s", b->host);
         snprintf(b->last_error, sizeof b->last_error, "connecting");
+        snprintf(b->told, sizeof b->told, "connecting");
     } else {
         snprintf(b->last_error, sizeof b->last_error, "not configured");
     }
@@ -598,8 +610,9 @@ actor_t *bus_new(struct loop *l, const struct bus_config *cfg, char *err, size_t
     b->sub.retry = actor_timer_new(b->self, TAG_RETRY_SUB);
     b->ping_timer = actor_timer_new(b->self, TAG_PING);
     if (b->enabled) {
-        b->dns = evdns_base_new(loop_base(l), EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                                   EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        b->dns = loop_dns_new(loop_base(l));
+        if (!b->dns)
+            alog_warn(b->self, "no DNS resolver: a Redis host name will not resolve (addresses work)");
         actor_timer_start(b->pub.retry, 0, 0);
         actor_timer_start(b->sub.retry, 0, 0);
         actor_timer_start(b->ping_timer, PING_US, PING_US);

@@ -82,7 +82,9 @@ static void finished(struct cli *c, struct run_finished *f)
     end_line(c);
     fputs(s->text, stdout);
     fflush(stdout);
-    int code = s->thresholds_failed ? 99 : 0;
+    /* aborted without a failed threshold: something broke (a shard could
+     * not set up), and a CI job must not read that as a pass */
+    int code = s->thresholds_failed ? 99 : s->aborted ? 1 : 0;
     if (c->cfg.summary_json && write_file(c->cfg.summary_json, s->json, s->json_len) < 0) {
         fprintf(stderr, "stampede: cannot write %s: %s\n", c->cfg.summary_json, strerror(errno));
         code = code ? code : 1;

@@ -430,6 +430,8 @@ const char *http_version(const struct http_ctx *c)
 
 void http_set_udata(struct http_ctx *c, void *data, void (*free_fn)(void *))
 {
+    if (c->udata_free && c->udata != data)
+        c->udata_free(c->udata); /* a later step of the request replaces it */
     c->udata = data;
     c->udata_free = free_fn;
 }

@@ -92,7 +92,8 @@ void http_live_info(const struct http_ctx *c, const char **host, unsigned *port,
 struct sbuf;
 void http_front_metrics(const struct http_ctx *c, struct sbuf *out);
 
-/* Handler scratch data freed with the request (free_fn may be NULL). */
+/* Handler scratch data freed with the request (free_fn may be NULL);
+ * setting another frees the one before. */
 void http_set_udata(struct http_ctx *c, void *data, void (*free_fn)(void *));
 void *http_udata(const struct http_ctx *c);
 

@@ -161,7 +161,7 @@ actor_t *listener_new(struct loop *l, const struct listener_config *cfg)
 {
     struct listener *ls = xcalloc(1, sizeof *ls);
     ls->self = actor_new(l, "listener", -1, listener_handle, ls, 0);
-    ls->dns = evdns_base_new(loop_base(l), EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    ls->dns = loop_dns_new(loop_base(l));
     if (!ls->dns)
         alog_warn(ls->self, "no DNS resolver: a database host name will not resolve (addresses work)");
     ls->pg = pg_conn_new(loop_base(l), ls->dns, cfg->dsn, "listener.pg", on_state, ls);

@@ -838,11 +838,8 @@ static void start(struct shard *s, struct shard_start *st)
             o->addrlen = sizeof *a6;
         } else {
             if (!s->dns) {
-                s->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                                  EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-                /* the run waits for its lookups: bound that wait */
-                if (!s->dns || evdns_base_set_option(s->dns, "timeout:", "2") < 0 ||
-                    evdns_base_set_option(s->dns, "attempts:", "2") < 0) {
+                s->dns = loop_dns_new(base); /* the run waits for its lookups: bounded */
+                if (!s->dns) {
                     shard_fail(s, "cannot start a DNS resolver for %s", so->host);
                     return;
                 }

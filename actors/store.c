@@ -53,6 +53,7 @@ struct store {
     int probing;            /* the whole pool was lost while up: queries wait
                                for the first reconnect attempt to tell */
     char last_error[200];
+    char told[200];         /* the last reason watchers were given while down */
     actor_t *watchers[MAX_WATCHERS];
     int nwatchers;
     struct actor_timer *start, *sweep, *finish;
@@ -161,9 +162,12 @@ static void report(struct store *st)
         for (int i = 0; i < st->nslots && !up; i++)
             up = slot_usable(&st->slots[i]);
     }
-    if (up == st->up)
+    /* while down, a new reason is news too (the first failure after
+     * "connecting", a host that stopped resolving) */
+    if (up == st->up && (up || strcmp(st->told, st->last_error) == 0))
         return;
     st->up = up;
+    snprintf(st->told, sizeof st->told, "%s", up ? "" : st->last_error);
     if (up)
         alog_info(st->self, "database is up");
     else
@@ -504,7 +508,10 @@ static void maybe_finish_stop(struct store *st)
         actor_timer_start(st->finish, 0, 0);
 }
 
-static void finish_stop(struct store *st)
+/* Connections, timers and the resolver: released by a finished MSG_STOP,
+ * or by store_free when the store never stopped (a failed start, the
+ * shutdown deadline). */
+static void store_release(struct store *st)
 {
     for (int i = 0; i < st->nslots; i++) {
         actor_timer_free(st->slots[i].retry);
@@ -516,9 +523,15 @@ static void finish_stop(struct store *st)
     actor_timer_free(st->start);
     actor_timer_free(st->finish);
     st->sweep = st->start = st->finish = NULL;
-    evdns_base_free(st->dns, 0);
+    if (st->dns)
+        evdns_base_free(st->dns, 0);
     st->dns = NULL;
     st->stopped = 1;
+}
+
+static void finish_stop(struct store *st)
+{
+    store_release(st);
     msg_t *req = st->stop_req;
     actor_reply(req, msg_new(MSG_STOPPED, sizeof(msg_t)));
     msg_free(req);
@@ -530,6 +543,20 @@ void store_free(actor_t *a)
     if (!a)
         return;
     struct store *st = actor_state(a);
+    if (!st->stopped) {
+        store_release(st);
+        /* the loops are over: nobody waits for these answers */
+        for (int i = 0; i < st->nslots; i++)
+            if (st->slots[i].job) {
+                msg_free(&st->slots[i].job->m);
+                st->slots[i].job = NULL;
+            }
+        for (struct store_query *q = st->qhead, *next; q; q = next) {
+            next = q->next;
+            msg_free(&q->m);
+        }
+        st->qhead = st->qtail = NULL;
+    }
     free(st->slots);
     free(st->dsn);
     free(st);
@@ -619,11 +646,13 @@ actor_t *store_new(struct loop *l, const struct store_config *cfg)
     st->supervisor = cfg->supervisor;
     st->nslots = cfg->pool > 0 ? cfg->pool : 1;
     snprintf(st->last_error, sizeof st->last_error, "connecting");
+    snprintf(st->told, sizeof st->told, "connecting");
     st->self = actor_new(l, "store", -1, store_handle, st, 0);
     /* Only for resolving a host name in the DSN; no resolv.conf means the
      * hosts file and numeric names still work. */
-    st->dns = evdns_base_new(loop_base(l), EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                               EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    st->dns = loop_dns_new(loop_base(l));
+    if (!st->dns)
+        alog_warn(st->self, "no DNS resolver: a database host name will not resolve (addresses work)");
     st->slots = xcalloc((size_t)st->nslots, sizeof *st->slots);
     for (int i = 0; i < st->nslots; i++) {
         struct slot *s = &st->slots[i];

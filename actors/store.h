@@ -18,7 +18,10 @@
  * migration fails, the supervisor given at creation gets MSG_STORE_FATAL
  * (the schema is left as it was). MSG_STOP: queued queries fail, running
  * ones finish (within their deadline), then MSG_STOPPED is the reply; later
- * queries fail at once. store_free releases it once the loops are done. */
+ * queries fail at once. store_free, once the loops are done, releases
+ * everything whether MSG_STOP finished or not (a failed start, the
+ * shutdown deadline): queries still pending are dropped unanswered, the
+ * same contract as bus_free. */
 #ifndef STAMPEDE_STORE_H
 #define STAMPEDE_STORE_H
 

@@ -5,6 +5,7 @@
 #include "xmalloc.h"
 
 #include <errno.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <pthread.h>
@@ -395,4 +396,16 @@ struct loop_group *loop_group_of(struct loop *l)
 struct loop *loop_current(void)
 {
     return current;
+}
+
+struct evdns_base *loop_dns_new(struct event_base *base)
+{
+    struct evdns_base *dns =
+        evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    if (dns && (evdns_base_set_option(dns, "timeout:", "2") < 0 ||
+                evdns_base_set_option(dns, "attempts:", "2") < 0)) {
+        evdns_base_free(dns, 0);
+        dns = NULL;
+    }
+    return dns;
 }

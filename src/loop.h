@@ -44,6 +44,11 @@ int loop_default_count(int configured);
 /* Raise the process's descriptor limit to its hard limit (many load
  * connections, many WebSocket clients). 0, or -1 (logged). */
 int loop_raise_fd_limit(void);
+/* An asynchronous resolver on base (system name servers, hosts file),
+ * with each lookup bounded (2 s a try, 2 tries) so nothing waits long
+ * on a silent name server. NULL if it cannot be made: numeric addresses
+ * still work, names do not. Free with evdns_base_free(dns, 0). */
+struct evdns_base *loop_dns_new(struct event_base *base);
 
 /* Before loop_group_run: the nice value of loops 1..n-1 (0 = unchanged).
  * The server lowers its load-generating loops so that a saturating run

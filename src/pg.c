@@ -31,6 +31,7 @@ struct pg_conn {
     struct event *defer_ev; /* runs connect steps and failures from the loop */
     struct evdns_getaddrinfo_request *dns_req;
     char hostaddr[INET6_ADDRSTRLEN];
+    char resolving[128];        /* the host name being looked up, for messages */
 
     /* the running job */
     pg_done_cb done;
@@ -414,7 +415,8 @@ static void on_resolved(int err, struct evutil_addrinfo *ai, void *arg)
     c->dns_req = NULL;
     if (err || !ai) {
         char why[256];
-        snprintf(why, sizeof why, "cannot resolve the database host: %s", evutil_gai_strerror(err));
+        snprintf(why, sizeof why, "cannot resolve the database host %s: %s", c->resolving,
+                 evutil_gai_strerror(err));
         if (ai)
             evutil_freeaddrinfo(ai);
         if (err != EVUTIL_EAI_CANCEL) {
@@ -469,11 +471,19 @@ int pg_conn_connect(struct pg_conn *c)
         memset(&hints, 0, sizeof hints);
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
+        snprintf(c->resolving, sizeof c->resolving, "%s", host);
         c->dns_req = evdns_getaddrinfo(c->dns, host, NULL, &hints, on_resolved, c);
         free(host);
         return 0;
     }
-    free(host);
+    if (host) {
+        /* libpq would resolve it itself, blocking the loop: refuse */
+        snprintf(c->broken, sizeof c->broken,
+                 "cannot resolve the database host %.100s: no DNS resolver (give its address)", host);
+        free(host);
+        defer(c);
+        return 0;
+    }
     start_connect(c);
     return 0;
 }

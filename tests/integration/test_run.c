@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static char tmpdir[256];
 static struct target tgt;
+static int child_nofile; /* > 0: the run's open-file limit (soft and hard) */
 
 struct run_result {
     int code;
@@ -97,6 +99,11 @@ static void run_fed(const char *script, const char *const *args, const struct fe
             dup2(in[0], 0);
             close(in[0]);
             close(in[1]);
+        }
+        if (child_nofile > 0) {
+            struct rlimit rl = { (rlim_t)child_nofile, (rlim_t)child_nofile };
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                _exit(126);
         }
         execv(argv[0], (char *const *)argv);
         _exit(127);
@@ -322,6 +329,41 @@ START_TEST(failing_at_once_backs_off_and_ends_on_time)
     ck_assert_msg(spin > 50 * n, "without backoff %g requests, with it %g", spin, n);
     ck_assert_double_eq(num(&r, "backoff_s", NULL, NULL, NULL), 0);
     run_free(&r);
+}
+END_TEST
+
+/* Out of file descriptors at every possible point of the set-up: the run
+ * either does all its work or exits 1 saying what failed — never a run
+ * that silently does nothing and exits 0. */
+START_TEST(setup_failures_end_the_run_with_a_reason)
+{
+    int refused = 0, ran = 0;
+    for (int n = 8; n <= 24; n++) {
+        child_nofile = n;
+        struct run_result r;
+        run(script("[{\"name\":\"a\",\"path\":\"/\"}]",
+                   "{\"executor\":\"constant-arrival-rate\",\"rate\":20,\"duration\":\"500ms\","
+                   "\"pre_allocated_vus\":2,\"max_vus\":2}",
+                   NULL),
+            NULL, &r);
+        child_nofile = 0;
+        if (r.code == 0) {
+            ran++;
+            ck_assert_msg(r.summary != NULL, "limit %d: exit 0 without a summary", n);
+            /* every arrival is accounted for: answered, failed or dropped */
+            double done = num(&r, "iterations", NULL, NULL, NULL) + num(&r, "dropped_iterations", NULL, NULL, NULL);
+            ck_assert_msg(done >= 9 && done <= 11, "limit %d: %g of 10 arrivals accounted for", n, done);
+            ck_assert_msg(!strstr(r.err, "aborting"), "limit %d: aborted but exit 0: %s", n, r.err);
+        } else {
+            refused++;
+            ck_assert_msg(r.code == 1, "limit %d: exit %d: %s", n, r.code, r.err);
+            ck_assert_msg(strstr(r.err, "Too many open files") || strstr(r.err, "failed") ||
+                              strstr(r.err, "cannot"),
+                          "limit %d: exit 1 without saying why: %s", n, r.err);
+        }
+        run_free(&r);
+    }
+    ck_assert_msg(refused > 0 && ran > 0, "%d limits refused, %d ran: the range misses the set-up", refused, ran);
 }
 END_TEST
 
@@ -706,6 +748,7 @@ static Suite *run_suite(void)
     tcase_add_test(tc, every_error_category_is_counted);
     tcase_add_test(tc, failing_at_once_backs_off_and_ends_on_time);
     tcase_add_test(tc, stale_connection_retries_are_counted);
+    tcase_add_test(tc, setup_failures_end_the_run_with_a_reason);
     tcase_add_test(tc, latency_is_measured);
     tcase_add_test(tc, open_model_keeps_its_rate_when_the_target_slows);
     tcase_add_test(tc, high_rates_keep_their_rate_in_tick_mode);

@@ -331,6 +331,38 @@ START_TEST(sigterm_stops_gracefully)
 }
 END_TEST
 
+/* Hosts that do not resolve: the server runs, says which host failed in
+ * /healthz and in its log, answers 503 with the reason, and stops cleanly. */
+START_TEST(unresolvable_hosts_are_named)
+{
+    struct itest_server s;
+    int st = 0;
+    ck_assert_int_eq(itest_server_start(&s, "host=no-such-host.invalid port=5432 dbname=x user=x connect_timeout=2",
+                                        "redis://no-such-host.invalid:6379", NULL, &st),
+                     0);
+    const char *const pg[] = { "detail", "postgres", NULL }, *const rd[] = { "detail", "redis", NULL };
+    int named = 0;
+    for (uint64_t t0 = itest_now_ms(); !named && itest_now_ms() - t0 < 30000; usleep(100000)) {
+        struct itest_resp r;
+        itest_http(s.port, "GET", "/healthz", NULL, NULL, 0, 0, &r);
+        ck_assert_int_eq(r.status, 503);
+        const char *p = itest_json_str(&r, pg), *d = itest_json_str(&r, rd);
+        named = p && strstr(p, "cannot resolve the database host no-such-host.invalid") && d &&
+                strstr(d, "cannot resolve no-such-host.invalid");
+        itest_resp_free(&r);
+    }
+    ck_assert_msg(named, "/healthz never named the hosts that do not resolve");
+    struct itest_resp r;
+    itest_http(s.port, "GET", "/v1/projects", NULL, NULL, 0, 0, &r);
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_ptr_nonnull(strstr(r.body, "no-such-host.invalid"));
+    itest_resp_free(&r);
+    ck_assert(itest_log_contains(&s, "database is down: cannot resolve the database host no-such-host.invalid"));
+    ck_assert(itest_log_contains(&s, "redis is down: cannot resolve no-such-host.invalid"));
+    ck_assert_int_eq(itest_server_stop(&s, 10000), 0);
+}
+END_TEST
+
 START_TEST(config_errors_exit_2)
 {
     struct itest_server s;
@@ -363,6 +395,7 @@ static Suite *server_suite(void)
     tcase_add_test(life, failing_migration_stops_server_and_leaves_schema);
     tcase_add_test(life, sigterm_stops_gracefully);
     tcase_add_test(life, config_errors_exit_2);
+    tcase_add_test(life, unresolvable_hosts_are_named);
     suite_add_tcase(s, life);
     return s;
 }
