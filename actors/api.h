@@ -29,9 +29,9 @@ void api_ui_register(struct router *r);
 void api_store_error(struct http_ctx *c, const struct store_result *res, const char *conflict_field);
 /* Send a query to the store; on failure to send, answer 503 and free q.
  * Returns 0 when the reply callback will run. */
-int api_store_call(struct http_ctx *c, struct store_query *q, http_reply_fn fn);
+int api_store_call(struct http_ctx *c, struct store_query *q, http_reply_cb fn);
 /* Send a message to the run manager (same contract as api_store_call). */
-int api_runs_call(struct http_ctx *c, msg_t *m, http_reply_fn fn);
+int api_runs_call(struct http_ctx *c, msg_t *m, http_reply_cb fn);
 /* Answer an rm_reply that carries an error (status >= 400). */
 void api_rm_error(struct http_ctx *c, const struct rm_reply *rep);
 /* 1 if s is a canonical UUID (8-4-4-4-12 hex digits). */

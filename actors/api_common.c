@@ -41,7 +41,7 @@ void api_store_error(struct http_ctx *c, const struct store_result *res, const c
         http_reply_error(c, status, store_status_code(res->status), NULL, "%s", msg);
 }
 
-int api_store_call(struct http_ctx *c, struct store_query *q, http_reply_fn fn)
+int api_store_call(struct http_ctx *c, struct store_query *q, http_reply_cb fn)
 {
     if (http_call(c, http_peer(c, HTTP_PEER_STORE), &q->m, fn) < 0) {
         msg_free(&q->m);
@@ -51,7 +51,7 @@ int api_store_call(struct http_ctx *c, struct store_query *q, http_reply_fn fn)
     return 0;
 }
 
-int api_runs_call(struct http_ctx *c, msg_t *m, http_reply_fn fn)
+int api_runs_call(struct http_ctx *c, msg_t *m, http_reply_cb fn)
 {
     if (http_call(c, http_peer(c, HTTP_PEER_RUNS), m, fn) < 0) {
         msg_free(m);

@@ -6,6 +6,7 @@
 
 #include "duration.h"
 #include "sbuf.h"
+#include "script.h"
 #include "xmalloc.h"
 
 #include <math.h>
@@ -98,7 +99,7 @@ static void on_created(struct http_ctx *c, msg_t *m)
 static int get_percent(yajl_val body, double *out, struct json_err *e)
 {
     *out = 0;
-    int rc = json_get_number(body, "", "percent", 0, 0, 10000, out, e);
+    int rc = json_get_number(body, "", "percent", 0, 0, SCRIPT_MAX_PERCENT, out, e);
     if (rc == 0 && !(*out > 0)) {
         json_err_set(e, "percent", "percent: must be greater than 0");
         return -1;
@@ -265,9 +266,9 @@ static void patch_load(struct http_ctx *c)
     double percent = NAN, rate = NAN, vus = NAN;
     int64_t vus_i = 0;
     const char *over = NULL, *script_id = NULL;
-    int hp = json_get_number(body, "", "percent", 0, 0, 10000, &percent, &e);
-    int hr = hp < 0 ? -1 : json_get_number(body, "", "rate", 0, 0, 10000000, &rate, &e);
-    int hv = hr < 0 ? -1 : json_get_int(body, "", "vus", 0, 0, 100000, &vus_i, &e);
+    int hp = json_get_number(body, "", "percent", 0, 0, SCRIPT_MAX_PERCENT, &percent, &e);
+    int hr = hp < 0 ? -1 : json_get_number(body, "", "rate", 0, 0, SCRIPT_MAX_RATE, &rate, &e);
+    int hv = hr < 0 ? -1 : json_get_int(body, "", "vus", 0, 0, SCRIPT_MAX_VUS, &vus_i, &e);
     if (hp < 0 || hr < 0 || hv < 0 || json_get_string(body, "", "over", 0, &over, &e) < 0 ||
         api_get_uuid(body, "script_id", 0, &script_id, &e) < 0) {
         http_reply_invalid(c, &e);

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "cron.h"
 #include "scheduler.h"
+#include "script.h"
 #include "xmalloc.h"
 
 #include <errno.h>
@@ -145,7 +146,7 @@ static int read_fields(struct http_ctx *c, int patch, struct fields *f, struct j
         json_get_string(body, "", "cron", 0, &f->cron, e) < 0 ||
         json_get_string(body, "", "at", 0, &f->at, e) < 0 ||
         json_get_string(body, "", "tz", 0, &f->tz, e) < 0 ||
-        (rp = json_get_number(body, "", "percent", 0, 0, 10000, &f->percent, e)) < 0 ||
+        (rp = json_get_number(body, "", "percent", 0, 0, SCRIPT_MAX_PERCENT, &f->percent, e)) < 0 ||
         (ra = json_get_bool(body, "", "active", 0, &f->active, e)) < 0 ||
         json_get_string(body, "", "overlap", 0, &f->overlap, e) < 0 ||
         json_get_string(body, "", "misfire", 0, &f->misfire, e) < 0)

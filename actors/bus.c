@@ -2,6 +2,7 @@
 #include "bus.h"
 
 #include "clock.h"
+#include "fnv.h"
 #include "json.h"
 #include "status.h"
 #include "xmalloc.h"
@@ -70,33 +71,24 @@ struct bus {
     int stopped; /* connections closed: publishes are delivered locally only */
 };
 
-static uint64_t fnv(uint64_t h, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static uint64_t msg_hash(const char *channel, const char *payload, size_t len)
 {
-    uint64_t h = fnv(14695981039346656037ull, channel, strlen(channel));
-    h = fnv(h ^ 0xff, payload, len);
+    uint64_t h = fnv1a(FNV1A_INIT, channel, strlen(channel));
+    h = fnv1a(h ^ 0xff, payload, len);
     return h ? h : 1;
 }
 
-static void pub_dtor(msg_t *m)
+static void message_dtor(msg_t *m)
 {
-    struct bus_publish *p = (struct bus_publish *)m;
-    free(p->channel);
-    free(p->payload);
+    struct bus_message *b = (struct bus_message *)m;
+    free(b->channel);
+    free(b->payload);
 }
 
-struct bus_publish *bus_publish_new(const char *channel, const char *payload, size_t len)
+struct bus_message *bus_publish_new(const char *channel, const char *payload, size_t len)
 {
-    struct bus_publish *p = MSG_NEW(MSG_BUS_PUBLISH, struct bus_publish);
-    p->m.dtor = pub_dtor;
+    struct bus_message *p = MSG_NEW(MSG_BUS_PUBLISH, struct bus_message);
+    p->m.dtor = message_dtor;
     p->channel = xstrdup(channel);
     p->payload = xstrndup(payload, len);
     p->len = len;
@@ -130,17 +122,10 @@ void bus_event(actor_t *bus, const char *prefix, const char *kind, const char *r
     char *json = json_gen_finish(g, &len);
     char channel[96];
     snprintf(channel, sizeof channel, "%s:runs", prefix ? prefix : "stampede");
-    struct bus_publish *p = bus_publish_new(channel, json, len);
+    struct bus_message *p = bus_publish_new(channel, json, len);
     free(json);
     if (actor_send(bus, &p->m) < 0)
         msg_free(&p->m); /* backed up: the event is lost for live listeners (it is in run_events) */
-}
-
-static void message_dtor(msg_t *m)
-{
-    struct bus_message *b = (struct bus_message *)m;
-    free(b->channel);
-    free(b->payload);
 }
 
 int bus_parse_url(const char *url, char *host, size_t hostlen, int *port, char *password,
@@ -425,7 +410,7 @@ static void attempt(struct bus *b, struct rconn *rc)
     b->dns_req = evdns_getaddrinfo(b->dns, b->host, NULL, &hints, on_resolved, b);
 }
 
-static void do_publish(struct bus *b, struct bus_publish *p)
+static void do_publish(struct bus *b, struct bus_message *p)
 {
     deliver_local(b, p->channel, p->payload, p->len, 0);
     if (!b->enabled)
@@ -546,7 +531,7 @@ static void bus_handle(actor_t *self, msg_t *m)
         return;
     }
     case MSG_BUS_PUBLISH:
-        do_publish(b, (struct bus_publish *)m);
+        do_publish(b, (struct bus_message *)m);
         break;
     case MSG_BUS_SUBSCRIBE:
     case MSG_BUS_UNSUBSCRIBE:

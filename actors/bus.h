@@ -23,7 +23,7 @@
 #define BUS_MAX_INFLIGHT (8u << 20)
 
 enum {
-    MSG_BUS_PUBLISH = MSG_RANGE_BUS + 1, /* struct bus_publish */
+    MSG_BUS_PUBLISH = MSG_RANGE_BUS + 1, /* struct bus_message */
     MSG_BUS_SUBSCRIBE,   /* struct bus_subscribe, reply_to = the subscriber */
     MSG_BUS_UNSUBSCRIBE, /* struct bus_subscribe, reply_to = the subscriber */
     MSG_BUS_MESSAGE,     /* struct bus_message, to a subscriber */
@@ -31,24 +31,19 @@ enum {
     MSG_BUS_STATS,
 };
 
-struct bus_publish {
-    msg_t m;
-    char *channel; /* owned */
-    char *payload; /* owned */
-    size_t len;
-};
-
 struct bus_subscribe {
     msg_t m;
     char pattern[128]; /* Redis glob, e.g. "stampede:run:*" */
 };
 
+/* MSG_BUS_PUBLISH (to the bus) and MSG_BUS_MESSAGE (from it to a
+ * subscriber) carry the same thing. */
 struct bus_message {
     msg_t m;
     char *channel; /* owned */
     char *payload; /* owned, NUL-terminated */
     size_t len;
-    int remote;    /* came from another server through Redis */
+    int remote;    /* MSG_BUS_MESSAGE: came from another server through Redis */
 };
 
 struct bus_stats {
@@ -75,7 +70,7 @@ actor_t *bus_new(struct loop *l, const struct bus_config *cfg, char *err, size_t
 void bus_free(actor_t *bus);
 
 /* Build a publish message (channel and payload are copied). */
-struct bus_publish *bus_publish_new(const char *channel, const char *payload, size_t len);
+struct bus_message *bus_publish_new(const char *channel, const char *payload, size_t len);
 
 /* Publish a run event on "<prefix>:runs" (docs/live.md):
  * {"type":"event","kind":kind,"run_id":..,"state":..,"t_ms":..,"detail":{..}}.

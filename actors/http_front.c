@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #define SWEEP_US 100000u
@@ -39,7 +40,7 @@ struct http_front {
     char version[32];
     uint16_t port;
     struct idmap pending;            /* corr -> ctx waiting for a reply */
-    struct http_ctx *plist, *ptail;  /* the same, oldest first (deadline order) */
+    TAILQ_HEAD(, http_ctx) plist;    /* the same, oldest first (deadline order) */
     struct actor_timer *sweep;
     int pg_up, redis_up;
     char pg_detail[200], redis_detail[200];
@@ -49,25 +50,25 @@ struct http_front {
     char live_host[64];
     struct assets *assets;
     size_t nroutes;
-    uint64_t (*counts)[STATUS_SLOTS]; /* [route index, or nroutes: no route][status - 100] */
+    uint64_t (*counts)[STATS_STATUS_SLOTS]; /* [route index, or nroutes: no route][status - 100] */
     uint64_t unauthorized;
 };
 
 struct qval {
     char *key, *val;
-    struct qval *next;
+    SLIST_ENTRY(qval) link;
 };
 
 struct http_ctx {
     struct http_front *hf;
-    struct qval *qvals;         /* query values asked for, decoded */
+    SLIST_HEAD(, qval) qvals;   /* query values asked for, decoded */
     evhtp_request_t *req;       /* NULL once evhtp has freed the request */
     struct route_match match;
     yajl_val body;
-    http_reply_fn on_reply;
+    http_reply_cb on_reply;
     uint64_t corr;
     uint64_t deadline_us;
-    struct http_ctx *prev, *next; /* pending list */
+    TAILQ_ENTRY(http_ctx) plink;  /* pending list */
     void *udata;
     void (*udata_free)(void *);
     int replied;
@@ -85,27 +86,14 @@ static void ctx_free(struct http_ctx *c)
         yajl_tree_free(c->body);
     if (c->udata_free)
         c->udata_free(c->udata);
-    while (c->qvals) {
-        struct qval *q = c->qvals;
-        c->qvals = q->next;
+    struct qval *q;
+    while ((q = SLIST_FIRST(&c->qvals))) {
+        SLIST_REMOVE_HEAD(&c->qvals, link);
         free(q->key);
         free(q->val);
         free(q);
     }
     free(c);
-}
-
-static void plist_remove(struct http_front *hf, struct http_ctx *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        hf->plist = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        hf->ptail = c->prev;
-    c->prev = c->next = NULL;
 }
 
 /* Called after a handler or reply callback returns: free the context when
@@ -140,8 +128,8 @@ static void add_header(evhtp_request_t *r, const char *k, const char *v)
 
 static void count(struct http_front *hf, const struct route *rt, int status)
 {
-    if (status >= STATUS_MIN && status < STATUS_MIN + STATUS_SLOTS)
-        hf->counts[rt ? rt->index : hf->nroutes][status - STATUS_MIN]++;
+    if (status >= STATS_STATUS_MIN && status < STATS_STATUS_MIN + STATS_STATUS_SLOTS)
+        hf->counts[rt ? rt->index : hf->nroutes][status - STATS_STATUS_MIN]++;
 }
 
 void http_reply_typed(struct http_ctx *c, int status, const char *content_type, const char *body,
@@ -232,7 +220,7 @@ void http_reply_invalid(struct http_ctx *c, const struct json_err *e)
 
 /* ---- calls to other actors ---- */
 
-int http_call(struct http_ctx *c, actor_t *to, msg_t *m, http_reply_fn fn)
+int http_call(struct http_ctx *c, actor_t *to, msg_t *m, http_reply_cb fn)
 {
     struct http_front *hf = c->hf;
     if (!to || c->corr || c->replied || hf->stopped)
@@ -244,13 +232,7 @@ int http_call(struct http_ctx *c, actor_t *to, msg_t *m, http_reply_fn fn)
     c->on_reply = fn;
     c->deadline_us = clock_now_us() + hf->cfg.request_timeout_us;
     idmap_put(&hf->pending, corr, c);
-    c->prev = hf->ptail;
-    c->next = NULL;
-    if (hf->ptail)
-        hf->ptail->next = c;
-    else
-        hf->plist = c;
-    hf->ptail = c;
+    TAILQ_INSERT_TAIL(&hf->plist, c, plink);
     if (!c->paused && c->req) {
         evhtp_request_pause(c->req);
         evhtp_request_set_hook(c->req, evhtp_hook_on_request_fini, (evhtp_hook)on_request_fini, c);
@@ -266,9 +248,9 @@ static void on_reply_msg(struct http_front *hf, msg_t *m)
         msg_free(m); /* its request timed out or the server is stopping */
         return;
     }
-    plist_remove(hf, c);
+    TAILQ_REMOVE(&hf->plist, c, plink);
     c->corr = 0;
-    http_reply_fn fn = c->on_reply;
+    http_reply_cb fn = c->on_reply;
     c->on_reply = NULL;
     fn(c, m);
     ctx_settle(c);
@@ -277,9 +259,9 @@ static void on_reply_msg(struct http_front *hf, msg_t *m)
 static void fail_pending(struct http_front *hf, int status, const char *code, const char *why,
                          uint64_t older_than_us)
 {
-    while (hf->plist && hf->plist->deadline_us <= older_than_us) {
-        struct http_ctx *c = hf->plist;
-        plist_remove(hf, c);
+    struct http_ctx *c;
+    while ((c = TAILQ_FIRST(&hf->plist)) && c->deadline_us <= older_than_us) {
+        TAILQ_REMOVE(&hf->plist, c, plink);
         idmap_del(&hf->pending, c->corr);
         c->corr = 0;
         http_reply_error(c, status, code, NULL, "%s", why);
@@ -319,17 +301,17 @@ const char *http_query(const struct http_ctx *c, const char *key)
     if (!c->req || !c->req->uri || !c->req->uri->query)
         return NULL;
     struct http_ctx *mc = (struct http_ctx *)c; /* the decoded values are a cache */
-    for (struct qval *q = mc->qvals; q; q = q->next)
+    struct qval *q;
+    SLIST_FOREACH(q, &mc->qvals, link)
         if (strcmp(q->key, key) == 0)
             return q->val;
     const char *raw = evhtp_kv_find(c->req->uri->query, key);
     if (!raw)
         return NULL;
-    struct qval *q = xmalloc(sizeof *q);
+    q = xmalloc(sizeof *q);
     q->key = xstrdup(key);
     q->val = query_decode(raw);
-    q->next = mc->qvals;
-    mc->qvals = q;
+    SLIST_INSERT_HEAD(&mc->qvals, q, link);
     return q->val;
 }
 
@@ -374,10 +356,10 @@ void http_front_metrics(const struct http_ctx *c, struct sbuf *out)
                    "# TYPE stampede_http_requests_total counter\n");
     for (size_t i = 0; i <= hf->nroutes; i++) {
         const struct route *rt = i < hf->nroutes ? router_route(hf->router, i) : NULL;
-        for (int k = 0; k < STATUS_SLOTS; k++)
+        for (int k = 0; k < STATS_STATUS_SLOTS; k++)
             if (hf->counts[i][k])
                 sbuf_printf(out, "stampede_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-                            rt ? rt->pattern : "unmatched", k + STATUS_MIN,
+                            rt ? rt->pattern : "unmatched", k + STATS_STATUS_MIN,
                             (unsigned long long)hf->counts[i][k]);
     }
     sbuf_printf(out, "# HELP stampede_http_pending_requests API requests waiting for another actor.\n"
@@ -441,7 +423,7 @@ void *http_udata(const struct http_ctx *c)
     return c->udata;
 }
 
-void http_route(struct router *r, unsigned methods, const char *pattern, http_handler_fn fn,
+void http_route(struct router *r, unsigned methods, const char *pattern, http_handler_cb fn,
                 unsigned flags)
 {
     router_add(r, methods, pattern, (void *)fn, flags);
@@ -594,7 +576,7 @@ static void on_request(evhtp_request_t *r, void *arg)
             return;
         }
     }
-    ((http_handler_fn)match.route->handler)(c);
+    ((http_handler_cb)match.route->handler)(c);
     ctx_settle(c);
 }
 
@@ -655,6 +637,7 @@ actor_t *http_front_new(struct loop *l, const struct http_front_config *cfg, cha
                         size_t errlen)
 {
     struct http_front *hf = xcalloc(1, sizeof *hf);
+    TAILQ_INIT(&hf->plist);
     hf->cfg = *cfg;
     snprintf(hf->host, sizeof hf->host, "%s", cfg->host);
     snprintf(hf->version, sizeof hf->version, "%s", cfg->version ? cfg->version : "");

@@ -47,9 +47,9 @@ void http_front_free(actor_t *front);
 /* ---- the interface route handlers (actors/api_*.c) use ---- */
 
 struct http_ctx;
-typedef void (*http_handler_fn)(struct http_ctx *c);
+typedef void (*http_handler_cb)(struct http_ctx *c);
 /* Gets the reply message and owns it (msg_free). */
-typedef void (*http_reply_fn)(struct http_ctx *c, msg_t *reply);
+typedef void (*http_reply_cb)(struct http_ctx *c, msg_t *reply);
 
 /* Method bits for http_route (values are evhtp's htp_method numbers). */
 #define HTTP_GET (1u << 0)
@@ -68,7 +68,7 @@ typedef void (*http_reply_fn)(struct http_ctx *c, msg_t *reply);
 
 enum http_peer { HTTP_PEER_STORE, HTTP_PEER_BUS, HTTP_PEER_RUNS, HTTP_PEER_SERIES };
 
-void http_route(struct router *r, unsigned methods, const char *pattern, http_handler_fn fn,
+void http_route(struct router *r, unsigned methods, const char *pattern, http_handler_cb fn,
                 unsigned flags);
 
 const char *http_param(const struct http_ctx *c, const char *name);
@@ -111,6 +111,6 @@ void http_reply_invalid(struct http_ctx *c, const struct json_err *e);
 
 /* Send m to `to` as a request; fn runs with the reply. 0 on success; -1 if
  * the peer is missing or its mailbox is full: m stays with the caller. */
-int http_call(struct http_ctx *c, actor_t *to, msg_t *m, http_reply_fn fn);
+int http_call(struct http_ctx *c, actor_t *to, msg_t *m, http_reply_cb fn);
 
 #endif

@@ -179,7 +179,7 @@ static void publish_frame(struct metrics *m, struct mrun *r, struct slot *s, dou
     };
     size_t len;
     char *json = report_frame_json(&in, &len);
-    struct bus_publish *pub = bus_publish_new(r->channel, json, len);
+    struct bus_message *pub = bus_publish_new(r->channel, json, len);
     free(json);
     if (actor_send(m->bus, &pub->m) < 0)
         msg_free(&pub->m); /* the bus is backed up: a live frame may be lost */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -46,7 +47,7 @@ struct vu {
     uint64_t backoff_us; /* the pause after the last pre-byte failure, 0 = none */
     uint32_t sleep_gen;  /* bumped to cancel its entry in the sleep heap */
     int sleeping;        /* in the sleep heap (think time or backoff) */
-    struct vu *next;     /* idle stack */
+    SLIST_ENTRY(vu) idle_link;
     struct httpc_conn conns[]; /* one per origin */
 };
 
@@ -66,14 +67,14 @@ struct shard {
     char **req;               /* pre-rendered request per step */
     size_t *req_len;
     unsigned *req_flags;
-    struct profile prof;
-    struct control ctl;
+    struct exec_profile prof;
+    struct exec_control ctl;
     int open;
     enum phase phase;
 
     struct vu **vus;          /* all allocated */
     int nvus, max_vus;
-    struct vu *idle;          /* stack: most recently used first (warm connections) */
+    SLIST_HEAD(, vu) idle;    /* stack: most recently used first (warm connections) */
     int nidle;
     int active;               /* VUs inside an iteration */
     int active_peak;          /* the most at once since the window began */
@@ -124,7 +125,7 @@ static uint64_t mono_of(const struct shard *s, uint64_t pt)
 static void record(struct shard *s, struct vu *v, struct httpc_conn *c, int err, uint64_t now)
 {
     const struct script_step *step = &s->sc->steps[v->step];
-    struct step_stats *ss = &s->win->steps[v->step];
+    struct stats_step *ss = &s->win->steps[v->step];
     ss->requests++;
     ss->retries += (uint64_t)c->retried;
     s->win->retries += (uint64_t)c->retried;
@@ -140,13 +141,13 @@ static void record(struct shard *s, struct vu *v, struct httpc_conn *c, int err,
         hist_record(&ss->lat, lat);
         hist_record(&ss->svc, now > c->sent_us ? now - c->sent_us : 0);
         int st = c->parser.status;
-        if (st >= STATUS_MIN && st < STATUS_MIN + STATUS_SLOTS)
-            ss->status[st - STATUS_MIN]++;
+        if (st >= STATS_STATUS_MIN && st < STATS_STATUS_MIN + STATS_STATUS_SLOTS)
+            ss->status[st - STATS_STATUS_MIN]++;
         if (st >= 500) {
-            ss->errors[ERR_HTTP_5XX]++;
+            ss->errors[STATS_ERR_HTTP_5XX]++;
             failed = 1;
         } else if (st >= 400) {
-            ss->errors[ERR_HTTP_4XX]++;
+            ss->errors[STATS_ERR_HTTP_4XX]++;
             failed = 1;
         }
         const struct script_checks *ck = &step->checks;
@@ -166,7 +167,7 @@ static void record(struct shard *s, struct vu *v, struct httpc_conn *c, int err,
             ss->checks_passed++;
         } else {
             ss->checks_failed++;
-            ss->errors[ERR_CHECK_FAILED]++;
+            ss->errors[STATS_ERR_CHECK_FAILED]++;
         }
     }
 }
@@ -190,18 +191,16 @@ static struct vu *vu_new(struct shard *s)
 
 static void push_idle(struct shard *s, struct vu *v)
 {
-    v->next = s->idle;
-    s->idle = v;
+    SLIST_INSERT_HEAD(&s->idle, v, idle_link);
     s->nidle++;
 }
 
 static struct vu *pop_idle(struct shard *s)
 {
-    struct vu *v = s->idle;
+    struct vu *v = SLIST_FIRST(&s->idle);
     if (v) {
-        s->idle = v->next;
+        SLIST_REMOVE_HEAD(&s->idle, idle_link);
         s->nidle--;
-        v->next = NULL;
     }
     return v;
 }
@@ -282,7 +281,7 @@ static void sleep_cancel(struct vu *v)
 static uint64_t backoff_next(struct shard *s, struct vu *v, int err)
 {
     const struct script_backoff *bo = &s->sc->backoff;
-    if (err != ERR_DNS && err != ERR_CONNECT) {
+    if (err != STATS_ERR_DNS && err != STATS_ERR_CONNECT) {
         if (err < 0)
             v->backoff_us = 0;
         return 0;
@@ -379,8 +378,8 @@ static void on_sleep(evutil_socket_t fd, short what, void *arg)
  * VUs finish their iteration). */
 static void closed_adjust(struct shard *s, uint64_t now)
 {
-    long total = lround(control_value(&s->ctl, &s->prof, ptime(s, now)));
-    s->target = split_share(total, s->index, s->n);
+    long total = lround(exec_control_value(&s->ctl, &s->prof, ptime(s, now)));
+    s->target = exec_split_share(total, s->index, s->n);
     if (s->load->executor == EXEC_PER_VU_ITERATIONS) {
         int left = s->vu_quota - s->finished_vus;
         if (s->target > left)
@@ -469,7 +468,7 @@ static void arrivals(struct shard *s, uint64_t now)
             vu_begin(s, v, due, now);
         else
             s->win->dropped_iterations++;
-        s->next_arrival = arrival_next(&s->ctl, &s->prof, share, s->next_arrival, horizon, &s->carry);
+        s->next_arrival = exec_arrival_next(&s->ctl, &s->prof, share, s->next_arrival, horizon, &s->carry);
     }
     arm_arrival(s, now);
 }
@@ -628,10 +627,10 @@ static void apply_control(struct shard *s, const struct run_control *rc)
     case RUN_OP_SET_RATE:
     case RUN_OP_SET_VUS:
         /* the level is for the whole run; each shard applies its share */
-        control_set_level(&s->ctl, &s->prof, pt, rc->value, rc->ramp_us);
+        exec_control_set_level(&s->ctl, &s->prof, pt, rc->value, rc->ramp_us);
         break;
     case RUN_OP_SCALE:
-        control_set_scale(&s->ctl, pt, rc->value / 100.0, rc->ramp_us);
+        exec_control_set_scale(&s->ctl, pt, rc->value / 100.0, rc->ramp_us);
         break;
     case RUN_OP_PAUSE:
         if (!s->paused) {
@@ -655,7 +654,7 @@ static void apply_control(struct shard *s, const struct run_control *rc)
     if (s->open) {
         /* re-plan from now: the next arrival follows the new rate */
         s->carry = 0;
-        s->next_arrival = arrival_next(&s->ctl, &s->prof, 1.0 / s->n, pt, s->prof.length_us, &s->carry);
+        s->next_arrival = exec_arrival_next(&s->ctl, &s->prof, 1.0 / s->n, pt, s->prof.length_us, &s->carry);
         set_afd(s, 0);
         arm_arrival(s, now);
     } else {
@@ -718,12 +717,12 @@ static void go(struct shard *s)
     if (s->open) {
         s->carry = 0;
         /* shards interleave: shard i's first arrival is i global intervals in */
-        double r = control_value(&s->ctl, &s->prof, 0);
+        double r = exec_control_value(&s->ctl, &s->prof, 0);
         if (r > 0)
             s->next_arrival = (uint64_t)((double)s->index * 1e6 / r);
         else
-            s->next_arrival = arrival_next(&s->ctl, &s->prof, 1.0 / s->n, 0, s->prof.length_us, &s->carry);
-        int prealloc = split_share(s->load->pre_allocated_vus, s->index, s->n);
+            s->next_arrival = exec_arrival_next(&s->ctl, &s->prof, 1.0 / s->n, 0, s->prof.length_us, &s->carry);
+        int prealloc = exec_split_share(s->load->pre_allocated_vus, s->index, s->n);
         for (int i = 0; i < prealloc; i++)
             push_idle(s, vu_new(s));
         if (s->ticking)
@@ -776,7 +775,7 @@ static void start(struct shard *s, struct shard_start *st)
     s->supervisor = st->supervisor;
     s->metrics = st->metrics;
     struct event_base *base = actor_base(s->self);
-    profile_from_load(&s->prof, s->load);
+    exec_profile_from_load(&s->prof, s->load);
     s->n = st->nshards;
     s->ticking = s->prof.open && peak_rate(s) > TICK_RATE;
     s->hl = httpc_loop_new(base, s->ticking);
@@ -798,13 +797,13 @@ static void start(struct shard *s, struct shard_start *st)
         shard_fail(s, "cannot watch the arrival timer");
         return;
     }
-    profile_from_load(&s->prof, s->load);
-    control_init(&s->ctl);
+    exec_profile_from_load(&s->prof, s->load);
+    exec_control_init(&s->ctl);
     if (st->percent > 0 && st->percent != 100)
-        control_set_scale(&s->ctl, 0, st->percent / 100.0, 0);
+        exec_control_set_scale(&s->ctl, 0, st->percent / 100.0, 0);
     s->open = s->prof.open;
-    s->max_vus = split_share(s->load->max_vus, s->index, s->n);
-    s->vu_quota = split_share(s->load->vus, s->index, s->n);
+    s->max_vus = exec_split_share(s->load->max_vus, s->index, s->n);
+    s->vu_quota = exec_split_share(s->load->vus, s->index, s->n);
     render_requests(s);
 
     int need_tls = 0;

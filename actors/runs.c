@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "idmap.h"
 #include "run_shard.h"
+#include "script.h"
 #include "xmalloc.h"
 
 #include <stdarg.h>
@@ -175,8 +176,8 @@ static void control(struct runs *rs, struct run_control *c)
                           script_executor_name(r->sc->load.executor));
             return;
         }
-        if (!(c->value >= 0 && c->value <= 10000000)) {
-            reply_control(&c->m, 400, "rate must be between 0 and 10000000");
+        if (!(c->value >= 0 && c->value <= SCRIPT_MAX_RATE)) {
+            reply_control(&c->m, 400, "rate must be between 0 and %.0f", SCRIPT_MAX_RATE);
             return;
         }
         break;
@@ -186,14 +187,14 @@ static void control(struct runs *rs, struct run_control *c)
                           script_executor_name(r->sc->load.executor));
             return;
         }
-        if (!(c->value >= 0 && c->value <= 100000)) {
-            reply_control(&c->m, 400, "vus must be between 0 and 100000");
+        if (!(c->value >= 0 && c->value <= SCRIPT_MAX_VUS)) {
+            reply_control(&c->m, 400, "vus must be between 0 and %d", SCRIPT_MAX_VUS);
             return;
         }
         break;
     case RUN_OP_SCALE:
-        if (!(c->value >= 0 && c->value <= 10000)) {
-            reply_control(&c->m, 400, "percent must be between 0 and 10000");
+        if (!(c->value >= 0 && c->value <= SCRIPT_MAX_PERCENT)) {
+            reply_control(&c->m, 400, "percent must be between 0 and %.0f", SCRIPT_MAX_PERCENT);
             return;
         }
         break;

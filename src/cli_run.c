@@ -136,14 +136,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
         } else if (!strcmp(a, "--url")) {
             o->url = v;
         } else if (!strcmp(a, "--vus")) {
-            rc = parse_long(a, v, 1, 100000, &o->vus);
+            rc = parse_long(a, v, 1, SCRIPT_MAX_VUS, &o->vus);
             o->have_vus = 1;
         } else if (!strcmp(a, "--max-vus")) {
-            rc = parse_long(a, v, 1, 100000, &o->max_vus);
+            rc = parse_long(a, v, 1, SCRIPT_MAX_VUS, &o->max_vus);
         } else if (!strcmp(a, "--rate")) {
             char *end;
             o->rate = strtod(v, &end);
-            if (*end || end == v || !(o->rate > 0) || o->rate > 10000000)
+            if (*end || end == v || !(o->rate > 0) || o->rate > SCRIPT_MAX_RATE)
                 return bad("--rate: expected a number of requests per second > 0, got '%s'", v);
             o->have_rate = 1;
         } else if (!strcmp(a, "--duration")) {

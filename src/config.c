@@ -268,7 +268,7 @@ static int flag_value(int argc, char **argv, int *i, const char **name, size_t *
     return 0;
 }
 
-int config_resolve(struct config *c, int argc, char **argv, config_getenv_fn env, char *err,
+int config_resolve(struct config *c, int argc, char **argv, config_getenv_cb env, char *err,
                    size_t errlen)
 {
     char why[200];

@@ -34,7 +34,7 @@ struct config {
 };
 
 /* Lookup of environment variables; getenv in production, a table in tests. */
-typedef const char *(*config_getenv_fn)(const char *name);
+typedef const char *(*config_getenv_cb)(const char *name);
 
 void config_init(struct config *c);
 void config_deinit(struct config *c);
@@ -42,7 +42,7 @@ void config_deinit(struct config *c);
 /* Resolve the whole configuration. argv holds only the options (e.g. those
  * after "serve"); --config PATH (or STAMPEDE_CONFIG) names the file. On
  * error returns -1 with a message naming the source and field in err. */
-int config_resolve(struct config *c, int argc, char **argv, config_getenv_fn env, char *err,
+int config_resolve(struct config *c, int argc, char **argv, config_getenv_cb env, char *err,
                    size_t errlen);
 
 /* Print the known keys, their env names, flags and defaults (for --help). */

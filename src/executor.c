@@ -9,7 +9,7 @@ static double seconds_per_unit(const struct script_load *l)
     return (double)(l->time_unit_us ? l->time_unit_us : 1000000u) / 1e6;
 }
 
-void profile_from_load(struct profile *p, const struct script_load *l)
+void exec_profile_from_load(struct exec_profile *p, const struct script_load *l)
 {
     memset(p, 0, sizeof *p);
     p->open = script_load_is_open(l);
@@ -37,7 +37,7 @@ void profile_from_load(struct profile *p, const struct script_load *l)
     case EXEC_RAMPING_ARRIVAL_RATE: {
         p->start = (l->executor == EXEC_RAMPING_VUS ? l->start_vus : l->start_rate) * per_s;
         uint64_t t = 0;
-        int n = l->nstages < PROFILE_MAX_SEGMENTS ? l->nstages : PROFILE_MAX_SEGMENTS;
+        int n = l->nstages < EXEC_PROFILE_MAX_SEGMENTS ? l->nstages : EXEC_PROFILE_MAX_SEGMENTS;
         for (int i = 0; i < n; i++) {
             t += l->stages[i].duration_us;
             p->t_end[i] = t;
@@ -50,7 +50,7 @@ void profile_from_load(struct profile *p, const struct script_load *l)
     p->length_us = p->nseg ? p->t_end[p->nseg - 1] : 0;
 }
 
-double profile_at(const struct profile *p, uint64_t t)
+double exec_profile_at(const struct exec_profile *p, uint64_t t)
 {
     uint64_t t0 = 0;
     double v0 = p->start;
@@ -67,7 +67,7 @@ double profile_at(const struct profile *p, uint64_t t)
     return v0; /* after the end: the last level (the caller stops the run) */
 }
 
-static double ramp_at(const struct ramp *r, uint64_t t)
+static double ramp_at(const struct exec_ramp *r, uint64_t t)
 {
     if (t >= r->t1)
         return r->to;
@@ -76,25 +76,25 @@ static double ramp_at(const struct ramp *r, uint64_t t)
     return r->from + (r->to - r->from) * (double)(t - r->t0) / (double)(r->t1 - r->t0);
 }
 
-void control_init(struct control *c)
+void exec_control_init(struct exec_control *c)
 {
     memset(c, 0, sizeof *c);
     c->scale.from = c->scale.to = 1.0;
 }
 
-double control_scale_at(const struct control *c, uint64_t t)
+double exec_control_scale_at(const struct exec_control *c, uint64_t t)
 {
     return ramp_at(&c->scale, t);
 }
 
-double control_value(const struct control *c, const struct profile *p, uint64_t t)
+double exec_control_value(const struct exec_control *c, const struct exec_profile *p, uint64_t t)
 {
-    double base = c->override ? ramp_at(&c->level, t) : profile_at(p, t);
+    double base = c->override ? ramp_at(&c->level, t) : exec_profile_at(p, t);
     double v = base * ramp_at(&c->scale, t);
     return v > 0 ? v : 0;
 }
 
-void control_set_scale(struct control *c, uint64_t t, double scale, uint64_t ramp_us)
+void exec_control_set_scale(struct exec_control *c, uint64_t t, double scale, uint64_t ramp_us)
 {
     c->scale.from = ramp_at(&c->scale, t);
     c->scale.to = scale;
@@ -102,10 +102,10 @@ void control_set_scale(struct control *c, uint64_t t, double scale, uint64_t ram
     c->scale.t1 = t + ramp_us;
 }
 
-void control_set_level(struct control *c, const struct profile *p, uint64_t t, double value,
+void exec_control_set_level(struct exec_control *c, const struct exec_profile *p, uint64_t t, double value,
                        uint64_t ramp_us)
 {
-    double now = control_value(c, p, t);
+    double now = exec_control_value(c, p, t);
     c->override = 1;
     c->level.from = now;
     c->level.to = value;
@@ -116,7 +116,7 @@ void control_set_level(struct control *c, const struct profile *p, uint64_t t, d
 }
 
 /* The next instant after t where the rate function changes slope. */
-static uint64_t next_change(const struct control *c, const struct profile *p, uint64_t t)
+static uint64_t next_change(const struct exec_control *c, const struct exec_profile *p, uint64_t t)
 {
     uint64_t best = UINT64_MAX;
     if (!c->override)
@@ -125,7 +125,7 @@ static uint64_t next_change(const struct control *c, const struct profile *p, ui
                 best = p->t_end[i];
                 break;
             }
-    const struct ramp *rs[2] = { &c->scale, c->override ? &c->level : NULL };
+    const struct exec_ramp *rs[2] = { &c->scale, c->override ? &c->level : NULL };
     for (int k = 0; k < 2; k++) {
         if (!rs[k])
             continue;
@@ -137,7 +137,7 @@ static uint64_t next_change(const struct control *c, const struct profile *p, ui
     return best;
 }
 
-uint64_t arrival_next(const struct control *c, const struct profile *p, double share,
+uint64_t exec_arrival_next(const struct exec_control *c, const struct exec_profile *p, double share,
                       uint64_t t_us, uint64_t horizon_us, double *carry)
 {
     /* carry holds the fraction of an arrival already accumulated (0..1). */
@@ -147,11 +147,11 @@ uint64_t arrival_next(const struct control *c, const struct profile *p, double s
     while (t < (double)horizon_us) {
         uint64_t ti = (uint64_t)t;
         uint64_t change = next_change(c, p, ti);
-        double r0 = control_value(c, p, ti) * share / 1e6; /* arrivals per µs */
+        double r0 = exec_control_value(c, p, ti) * share / 1e6; /* arrivals per µs */
         double seg_end = change == UINT64_MAX ? (double)horizon_us : (double)change;
         if (seg_end > (double)horizon_us)
             seg_end = (double)horizon_us;
-        double r_end = control_value(c, p, (uint64_t)seg_end - (seg_end > t ? 1 : 0)) * share / 1e6;
+        double r_end = exec_control_value(c, p, (uint64_t)seg_end - (seg_end > t ? 1 : 0)) * share / 1e6;
         if (fabs(r_end - r0) <= 1e-15 * (r0 > 0 ? r0 : 1)) {
             /* constant over [t, seg_end): exact */
             if (r0 <= 0) {
@@ -175,8 +175,8 @@ uint64_t arrival_next(const struct control *c, const struct profile *p, double s
         double h = seg_end - t < step_max ? seg_end - t : step_max;
         if (h <= 0)
             h = 1;
-        double ra = control_value(c, p, (uint64_t)t) * share / 1e6;
-        double rb = control_value(c, p, (uint64_t)(t + h)) * share / 1e6;
+        double ra = exec_control_value(c, p, (uint64_t)t) * share / 1e6;
+        double rb = exec_control_value(c, p, (uint64_t)(t + h)) * share / 1e6;
         double area = 0.5 * (ra + rb) * h;
         if (area >= need) {
             /* within this step: rate linear from ra to rb; solve
@@ -201,7 +201,7 @@ uint64_t arrival_next(const struct control *c, const struct profile *p, double s
     return UINT64_MAX;
 }
 
-int split_share(long total, int i, int n)
+int exec_split_share(long total, int i, int n)
 {
     if (total <= 0 || n <= 0)
         return 0;

@@ -26,12 +26,15 @@ struct transport {
     ssize_t (*write)(struct httpc_conn *c, const char *buf, size_t len);
 };
 
+TAILQ_HEAD(conn_list, httpc_conn);
+
 struct httpc_loop {
     struct event_base *base;
     char *rbuf;
-    struct httpc_conn *dl_head, *dl_tail; /* in-flight requests, deadline order */
+    struct conn_list dl;       /* in-flight requests, deadline order */
     struct event *sweep_ev;
-    struct httpc_conn *defer_head, *defer_tail;
+    struct conn_list defer;    /* completions found inside httpc_send */
+    struct conn_list *running; /* the batch on_defer is running, or NULL */
     struct event *defer_ev;
     struct httpc_counters cnt;
     /* tick mode: sockets live in our own epoll set, polled by
@@ -136,15 +139,7 @@ static void dl_remove(struct httpc_loop *hl, struct httpc_conn *c)
 {
     if (!c->deadline_us)
         return;
-    if (c->dl_prev)
-        c->dl_prev->dl_next = c->dl_next;
-    else
-        hl->dl_head = c->dl_next;
-    if (c->dl_next)
-        c->dl_next->dl_prev = c->dl_prev;
-    else
-        hl->dl_tail = c->dl_prev;
-    c->dl_prev = c->dl_next = NULL;
+    TAILQ_REMOVE(&hl->dl, c, dl_link);
     c->deadline_us = 0;
 }
 
@@ -152,19 +147,13 @@ static void dl_remove(struct httpc_loop *hl, struct httpc_conn *c)
 static void dl_insert(struct httpc_loop *hl, struct httpc_conn *c, uint64_t deadline)
 {
     c->deadline_us = deadline;
-    struct httpc_conn *after = hl->dl_tail;
+    struct httpc_conn *after = TAILQ_LAST(&hl->dl, conn_list);
     while (after && after->deadline_us > deadline)
-        after = after->dl_prev;
-    c->dl_prev = after;
-    c->dl_next = after ? after->dl_next : hl->dl_head;
-    if (c->dl_next)
-        c->dl_next->dl_prev = c;
-    else
-        hl->dl_tail = c;
+        after = TAILQ_PREV(after, conn_list, dl_link);
     if (after)
-        after->dl_next = c;
+        TAILQ_INSERT_AFTER(&hl->dl, after, c, dl_link);
     else
-        hl->dl_head = c;
+        TAILQ_INSERT_HEAD(&hl->dl, c, dl_link);
 }
 
 /* ---- connection plumbing ---- */
@@ -232,7 +221,7 @@ static void finish(struct httpc_conn *c, int err, uint64_t now)
     dl_remove(c->hl, c);
     if (err >= 0) {
         close_socket(c);
-        c->hl->cnt.timeouts += err == ERR_TIMEOUT;
+        c->hl->cnt.timeouts += err == STATS_ERR_TIMEOUT;
     }
     c->req = NULL;
     c->done(c, err, now, c->arg);
@@ -248,12 +237,7 @@ static void defer_error(struct httpc_conn *c, int err)
     if (c->deferred)
         return;
     c->deferred = 1;
-    c->defer_next = NULL;
-    if (hl->defer_tail)
-        hl->defer_tail->defer_next = c;
-    else
-        hl->defer_head = c;
-    hl->defer_tail = c;
+    TAILQ_INSERT_TAIL(&hl->defer, c, defer_link);
     /* A zero timeout, not event_active: a VU whose next request fails at
      * once again (an unresolved host) must not keep the loop in its active
      * queue; the loop polls and runs its timers between rounds. */
@@ -268,17 +252,23 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
     struct httpc_loop *hl = arg;
     (void)fd;
     (void)what;
-    struct httpc_conn *c = hl->defer_head;
-    hl->defer_head = hl->defer_tail = NULL;
+    /* This batch only: a callback that fails at once again is deferred
+     * to the next round. A connection closed by a callback meanwhile
+     * leaves the batch (httpc_conn_close) and is not reported. */
+    struct conn_list batch = TAILQ_HEAD_INITIALIZER(batch);
+    TAILQ_CONCAT(&batch, &hl->defer, defer_link);
+    struct httpc_conn *c;
+    TAILQ_FOREACH(c, &batch, defer_link)
+        c->deferred = 2;
+    hl->running = &batch;
     uint64_t now = clock_now_us();
-    while (c) {
-        struct httpc_conn *next = c->defer_next;
+    while ((c = TAILQ_FIRST(&batch))) {
+        TAILQ_REMOVE(&batch, c, defer_link);
         c->deferred = 0;
-        c->defer_next = NULL;
         c->req = NULL;
         c->done(c, c->pending_err, now, c->arg);
-        c = next;
     }
+    hl->running = NULL;
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg);
@@ -308,7 +298,7 @@ static void write_more(struct httpc_conn *c)
             start_connect(c);
             return;
         }
-        finish(c, reset ? ERR_RESET : ERR_CLOSED, clock_now_us());
+        finish(c, reset ? STATS_ERR_RESET : STATS_ERR_CLOSED, clock_now_us());
         return;
     }
     c->st = HC_WAITING;
@@ -368,7 +358,7 @@ static void handshake(struct httpc_conn *c)
                       X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
         }
         ERR_clear_error();
-        finish(c, ERR_TLS, clock_now_us());
+        finish(c, STATS_ERR_TLS, clock_now_us());
         return;
     }
     }
@@ -388,7 +378,7 @@ static void connected(struct httpc_conn *c)
     c->tp = &tls;
     c->ssl = SSL_new(c->origin->ssl_ctx);
     if (!c->ssl) {
-        finish(c, ERR_TLS, clock_now_us());
+        finish(c, STATS_ERR_TLS, clock_now_us());
         return;
     }
     SSL_set_app_data(c->ssl, c);
@@ -417,12 +407,12 @@ static void start_connect(struct httpc_conn *c)
 {
     const struct httpc_origin *o = c->origin;
     if (!o->addrlen) {
-        defer_error(c, ERR_DNS);
+        defer_error(c, STATS_ERR_DNS);
         return;
     }
     int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        defer_error(c, ERR_CONNECT); /* out of descriptors counts as a connect failure */
+        defer_error(c, STATS_ERR_CONNECT); /* out of descriptors counts as a connect failure */
         return;
     }
     int one = 1;
@@ -433,7 +423,7 @@ static void start_connect(struct httpc_conn *c)
         int on = 1;
         setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
         if (tick_ctl(c, EPOLL_CTL_ADD) < 0) {
-            defer_error(c, ERR_CONNECT); /* it could never be read */
+            defer_error(c, STATS_ERR_CONNECT); /* it could never be read */
             return;
         }
     } else {
@@ -445,7 +435,7 @@ static void start_connect(struct httpc_conn *c)
         return;
     }
     if (errno != EINPROGRESS) {
-        defer_error(c, ERR_CONNECT);
+        defer_error(c, STATS_ERR_CONNECT);
         return;
     }
     c->st = HC_CONNECTING;
@@ -463,7 +453,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
             err = errno;
         if (err) {
-            finish(c, ERR_CONNECT, clock_now_us());
+            finish(c, STATS_ERR_CONNECT, clock_now_us());
             return;
         }
         connected(c);
@@ -553,7 +543,7 @@ static void lost(struct httpc_conn *c, int reset)
         complete(c, clock_now_us(), 0);
         return;
     }
-    finish(c, reset ? ERR_RESET : ERR_CLOSED, clock_now_us());
+    finish(c, reset ? STATS_ERR_RESET : STATS_ERR_CLOSED, clock_now_us());
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
@@ -584,7 +574,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
                 return;
             }
             if (r == HTTP_PARSE_ERROR) {
-                finish(c, ERR_BAD_RESPONSE, clock_now_us());
+                finish(c, STATS_ERR_BAD_RESPONSE, clock_now_us());
                 return;
             }
             /* more to come: TLS may hold decrypted bytes epoll cannot see */
@@ -610,11 +600,12 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     struct httpc_loop *hl = arg;
     (void)fd;
     (void)what;
-    if (!hl->dl_head)
+    if (TAILQ_EMPTY(&hl->dl))
         return;
     uint64_t now = clock_now_us();
-    while (hl->dl_head && hl->dl_head->deadline_us <= now)
-        finish(hl->dl_head, ERR_TIMEOUT, now);
+    struct httpc_conn *c;
+    while ((c = TAILQ_FIRST(&hl->dl)) && c->deadline_us <= now)
+        finish(c, STATS_ERR_TIMEOUT, now);
 }
 
 /* ---- public ---- */
@@ -622,6 +613,8 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 struct httpc_loop *httpc_loop_new(struct event_base *base, int tick)
 {
     struct httpc_loop *hl = xcalloc(1, sizeof *hl);
+    TAILQ_INIT(&hl->dl);
+    TAILQ_INIT(&hl->defer);
     hl->base = base;
     hl->pfd = -1;
     if (tick) {
@@ -756,16 +749,7 @@ void httpc_conn_close(struct httpc_conn *c)
     struct httpc_loop *hl = c->hl;
     dl_remove(hl, c);
     if (c->deferred) {
-        struct httpc_conn **pp = &hl->defer_head, *prev = NULL;
-        while (*pp && *pp != c) {
-            prev = *pp;
-            pp = &(*pp)->defer_next;
-        }
-        if (*pp) {
-            *pp = c->defer_next;
-            if (hl->defer_tail == c)
-                hl->defer_tail = prev;
-        }
+        TAILQ_REMOVE(c->deferred == 2 ? hl->running : &hl->defer, c, defer_link);
         c->deferred = 0;
     }
     close_socket(c);

@@ -12,7 +12,7 @@
  * - TLS through OpenSSL behind a transport table chosen once per
  *   connection, so plain HTTP never asks "is this TLS?".
  * - Timeouts: each request has a deadline; one 10 ms sweep per loop fails
- *   the expired ones (ERR_TIMEOUT). Lists are kept in deadline order.
+ *   the expired ones (STATS_ERR_TIMEOUT). Lists are kept in deadline order.
  *
  * Callback contract: httpc_send never calls the done callback itself; every
  * completion (success or error) is reported from the loop, exactly once per
@@ -30,13 +30,14 @@
 #include <openssl/ssl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 struct httpc_conn;
 struct httpc_loop;
 
 /* err is -1 on a complete response (see c->parser for status etc.), else
- * an enum err_kind (ERR_DNS ... ERR_BAD_RESPONSE). now_us: monotonic time
+ * an enum stats_err (STATS_ERR_DNS ... STATS_ERR_BAD_RESPONSE). now_us: monotonic time
  * the completion was observed. */
 typedef void (*httpc_done_cb)(struct httpc_conn *c, int err, uint64_t now_us, void *arg);
 
@@ -44,7 +45,7 @@ typedef void (*httpc_done_cb)(struct httpc_conn *c, int err, uint64_t now_us, vo
  * connections use it. */
 struct httpc_origin {
     struct sockaddr_storage addr;
-    socklen_t addrlen;           /* 0 = not resolved: sends fail with ERR_DNS */
+    socklen_t addrlen;           /* 0 = not resolved: sends fail with STATS_ERR_DNS */
     int tls;
     SSL_CTX *ssl_ctx;            /* tls: owned by the caller */
     const char *sni;             /* tls: server name and name to verify */
@@ -106,9 +107,9 @@ struct httpc_conn {
     int pending_err;      /* deferred completion: error kind, or -1 */
     uint64_t deadline_us;
     uint64_t timeout_us;
-    struct httpc_conn *dl_prev, *dl_next;   /* deadline list */
-    struct httpc_conn *defer_next;          /* deferred-completion list */
-    int deferred;
+    TAILQ_ENTRY(httpc_conn) dl_link;        /* deadline list */
+    TAILQ_ENTRY(httpc_conn) defer_link;     /* deferred-completion list */
+    int deferred;         /* 1 queued, 2 in the batch on_defer is running */
     int in_send;          /* inside httpc_send: completions are deferred */
     uint64_t rx_us;       /* tick mode: kernel receive time of the last read */
     const char *needle;   /* body_contains check, NULL = none */

@@ -1,6 +1,7 @@
 /* pg_migrate: a small chain of queries that brings the schema up to date. */
 #include "pg_migrate.h"
 
+#include "fnv.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -41,12 +42,7 @@ struct pg_migrate {
 
 void pg_migrate_checksum(const char *sql, char out[17])
 {
-    uint64_t h = 14695981039346656037ull;
-    for (const unsigned char *p = (const unsigned char *)sql; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ull;
-    }
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
+    snprintf(out, 17, "%016llx", (unsigned long long)fnv1a(FNV1A_INIT, sql, strlen(sql)));
 }
 
 static void on_done(struct pg_conn *c, struct pg_outcome *o, void *arg);

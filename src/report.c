@@ -59,8 +59,8 @@ static double counter(uint64_t n, const struct threshold *t, double duration_s)
 
 double report_observe(const struct threshold *t, const struct stats_window *cum, double duration_s)
 {
-    struct step_stats total;
-    const struct step_stats *ss;
+    struct stats_step total;
+    const struct stats_step *ss;
     if (t->step >= 0 && t->step < cum->nsteps) {
         ss = &cum->steps[t->step];
     } else {
@@ -86,7 +86,7 @@ double report_observe(const struct threshold *t, const struct stats_window *cum,
     return NAN;
 }
 
-int report_generator_warning(const struct stats_window *cum, const struct step_stats *total,
+int report_generator_warning(const struct stats_window *cum, const struct stats_step *total,
                              char *buf, size_t len)
 {
     if (hist_is_empty(&cum->send_lag) || hist_is_empty(&total->lat))
@@ -127,8 +127,8 @@ static void gen_errors(yajl_gen g, const uint64_t *errors)
 {
     json_gen_cstr(g, "errors");
     yajl_gen_map_open(g);
-    for (int i = 0; i < ERR_COUNT; i++)
-        json_gen_kv_int(g, err_kind_name((enum err_kind)i), (int64_t)errors[i]);
+    for (int i = 0; i < STATS_ERR_COUNT; i++)
+        json_gen_kv_int(g, stats_err_name((enum stats_err)i), (int64_t)errors[i]);
     yajl_gen_map_close(g);
 }
 
@@ -139,7 +139,7 @@ static void gen_status(yajl_gen g, const uint64_t *status)
     gen_counts(g, "status_codes", NULL, status);
 }
 
-void report_gen_requests(yajl_gen g, const struct step_stats *ss, double duration_s)
+void report_gen_requests(yajl_gen g, const struct stats_step *ss, double duration_s)
 {
     json_gen_kv_int(g, "requests", (int64_t)ss->requests);
     json_gen_kv_double(g, "rps", duration_s > 0 ? (double)ss->requests / duration_s : 0, 3);
@@ -174,7 +174,7 @@ void report_iso_time(int64_t wall_ms, char *buf, size_t len)
 char *report_summary_json(const struct report_input *in, size_t *len)
 {
     const struct script *sc = in->sc;
-    struct step_stats total;
+    struct stats_step total;
     stats_window_total(in->cum, &total);
     yajl_gen g = json_gen_new();
     yajl_gen_map_open(g);
@@ -235,7 +235,7 @@ char *report_summary_json(const struct report_input *in, size_t *len)
 void report_point(struct run_point *p, uint32_t second, double span_s, int warmup,
                   const struct stats_window *w)
 {
-    struct step_stats t;
+    struct stats_step t;
     stats_window_total(w, &t);
     memset(p, 0, sizeof *p);
     p->second = second;
@@ -248,7 +248,7 @@ void report_point(struct run_point *p, uint32_t second, double span_s, int warmu
     p->dropped = w->dropped_iterations;
     p->bytes_in = t.bytes_in;
     p->bytes_out = t.bytes_out;
-    for (int i = 0; i < ERR_COUNT; i++)
+    for (int i = 0; i < STATS_ERR_COUNT; i++)
         p->errors += t.errors[i];
     p->vus = w->vus;
     p->rps = span_s > 0 ? (double)t.requests / span_s : 0;
@@ -268,7 +268,7 @@ void report_point(struct run_point *p, uint32_t second, double span_s, int warmu
 void report_frame_totals_add(struct frame_totals *t, const struct stats_window *w)
 {
     for (int i = 0; i < w->nsteps; i++) {
-        const struct step_stats *ss = &w->steps[i];
+        const struct stats_step *ss = &w->steps[i];
         t->requests += ss->requests;
         t->failed += ss->failed;
         t->bytes_in += ss->bytes_in;
@@ -284,15 +284,15 @@ static void gen_counts(yajl_gen g, const char *key, const uint64_t *errors, cons
     json_gen_cstr(g, key);
     yajl_gen_map_open(g);
     if (errors) {
-        for (int i = 0; i < ERR_COUNT; i++)
+        for (int i = 0; i < STATS_ERR_COUNT; i++)
             if (errors[i])
-                json_gen_kv_int(g, err_kind_name((enum err_kind)i), (int64_t)errors[i]);
+                json_gen_kv_int(g, stats_err_name((enum stats_err)i), (int64_t)errors[i]);
     } else {
-        for (int i = 0; i < STATUS_SLOTS; i++) {
+        for (int i = 0; i < STATS_STATUS_SLOTS; i++) {
             if (!status[i])
                 continue;
             char code[16];
-            snprintf(code, sizeof code, "%d", i + STATUS_MIN);
+            snprintf(code, sizeof code, "%d", i + STATS_STATUS_MIN);
             json_gen_kv_int(g, code, (int64_t)status[i]);
         }
     }
@@ -323,7 +323,7 @@ static void gen_lat(yajl_gen g, const char *key, const struct hist *h, int full)
     yajl_gen_map_close(g);
 }
 
-static void gen_latencies(yajl_gen g, const struct step_stats *ss, int full)
+static void gen_latencies(yajl_gen g, const struct stats_step *ss, int full)
 {
     json_gen_cstr(g, "latency_ms");
     yajl_gen_map_open(g);
@@ -335,7 +335,7 @@ static void gen_latencies(yajl_gen g, const struct step_stats *ss, int full)
 char *report_frame_json(const struct frame_input *in, size_t *len)
 {
     const struct stats_window *w = in->w;
-    struct step_stats *t = xmalloc(sizeof *t); /* ~64 KiB: not on a loop's stack */
+    struct stats_step *t = xmalloc(sizeof *t); /* ~64 KiB: not on a loop's stack */
     stats_window_total(w, t);
     double rps = in->span_s > 0 ? (double)t->requests / in->span_s : 0;
     yajl_gen g = json_gen_new();
@@ -380,7 +380,7 @@ char *report_frame_json(const struct frame_input *in, size_t *len)
     json_gen_cstr(g, "steps");
     yajl_gen_map_open(g);
     for (int i = 0; i < w->nsteps && i < in->sc->nsteps; i++) {
-        const struct step_stats *ss = &w->steps[i];
+        const struct stats_step *ss = &w->steps[i];
         json_gen_cstr(g, in->sc->steps[i].name);
         yajl_gen_map_open(g);
         json_gen_kv_int(g, "requests", (int64_t)ss->requests);
@@ -451,7 +451,7 @@ static void fmt_ms(char *buf, size_t len, double v)
         snprintf(buf, len, "%.0f", v);
 }
 
-static void latency_row(struct sbuf *b, const char *name, const struct step_stats *ss, double dur,
+static void latency_row(struct sbuf *b, const char *name, const struct stats_step *ss, double dur,
                         const struct hist *h)
 {
     struct latency_ms l;
@@ -467,7 +467,7 @@ static void latency_row(struct sbuf *b, const char *name, const struct step_stat
     sbuf_printf(b, " %8llu\n", (unsigned long long)ss->failed);
 }
 
-static void latency_table(struct sbuf *b, const struct report_input *in, const struct step_stats *total,
+static void latency_table(struct sbuf *b, const struct report_input *in, const struct stats_step *total,
                           int service)
 {
     sbuf_printf(b, "  %-16s %9s %9s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "step", "requests", "req/s",
@@ -485,7 +485,7 @@ char *report_summary_text(const struct report_input *in)
     struct sbuf b;
     sbuf_init(&b, 4096);
     const struct script *sc = in->sc;
-    struct step_stats total;
+    struct stats_step total;
     stats_window_total(in->cum, &total);
     char d1[32], d2[32];
     sbuf_printf(&b, "\n  executor   %s", script_executor_name(sc->load.executor));
@@ -529,16 +529,16 @@ char *report_summary_text(const struct report_input *in)
     }
     sbuf_printf(&b, "\n  status     ");
     int any = 0;
-    for (int i = 0; i < STATUS_SLOTS; i++)
+    for (int i = 0; i < STATS_STATUS_SLOTS; i++)
         if (total.status[i]) {
-            sbuf_printf(&b, "%s%d: %llu", any ? ", " : "", i + STATUS_MIN, (unsigned long long)total.status[i]);
+            sbuf_printf(&b, "%s%d: %llu", any ? ", " : "", i + STATS_STATUS_MIN, (unsigned long long)total.status[i]);
             any = 1;
         }
     sbuf_printf(&b, "%s\n  errors     ", any ? "" : "none");
     any = 0;
-    for (int i = 0; i < ERR_COUNT; i++)
+    for (int i = 0; i < STATS_ERR_COUNT; i++)
         if (total.errors[i]) {
-            sbuf_printf(&b, "%s%s: %llu", any ? ", " : "", err_kind_name((enum err_kind)i),
+            sbuf_printf(&b, "%s%s: %llu", any ? ", " : "", stats_err_name((enum stats_err)i),
                       (unsigned long long)total.errors[i]);
             any = 1;
         }

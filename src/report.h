@@ -40,7 +40,7 @@ double report_observe(const struct threshold *t, const struct stats_window *cum,
 
 /* When the generator's own send lag (p99) is over 10% of the corrected
  * p99, a sentence saying so in buf, and 1; else 0. */
-int report_generator_warning(const struct stats_window *cum, const struct step_stats *total,
+int report_generator_warning(const struct stats_window *cum, const struct stats_step *total,
                              char *buf, size_t len);
 /* The summary document; caller frees. Schema: docs/summary-format.md. */
 char *report_summary_json(const struct report_input *in, size_t *len);
@@ -77,7 +77,7 @@ char *report_frame_json(const struct frame_input *in, size_t *len);
  * the REST series: requests, rps (over duration_s), failed, failed_rate,
  * bytes, latency_ms {corrected, uncorrected}, errors, status_codes, checks.
  * g is inside an open map. */
-void report_gen_requests(yajl_gen g, const struct step_stats *ss, double duration_s);
+void report_gen_requests(yajl_gen g, const struct stats_step *ss, double duration_s);
 /* key: {"min", "mean", "p50", ..., "max", "count"} in ms. */
 void report_gen_latency(yajl_gen g, const char *key, const struct hist *h);
 /* "2026-11-23T10:58:38.072Z" */

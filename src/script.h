@@ -50,6 +50,12 @@ struct script_step {
                                 failed before any answer (default: idempotent methods) */
 };
 
+/* ---- limits (scripts, live control, the REST API, the CLI) ---- */
+
+#define SCRIPT_MAX_VUS 100000          /* VUs of a run */
+#define SCRIPT_MAX_RATE 10000000.0     /* iterations per time unit */
+#define SCRIPT_MAX_PERCENT 10000.0     /* planned-load scale, % */
+
 /* ---- load ---- */
 
 enum script_executor {

@@ -56,7 +56,7 @@ static void gen_ms(yajl_gen g, const char *key, const struct hist *h, double p)
         json_gen_kv_double(g, key, (double)(p >= 100 ? hist_max(h) : hist_percentile(h, p)) / 1000.0, 3);
 }
 
-static void gen_row(yajl_gen g, const char *step, const struct step_stats *ss,
+static void gen_row(yajl_gen g, const char *step, const struct stats_step *ss,
                     const struct stats_window *w, uint32_t second, uint32_t span_ms, int warmup)
 {
     int total = w != NULL;
@@ -80,17 +80,17 @@ static void gen_row(yajl_gen g, const char *step, const struct step_stats *ss,
     json_gen_kv_int(g, "vus_max", total ? w->vus_max : 0);
     json_gen_cstr(g, "errors");
     yajl_gen_map_open(g);
-    for (int i = 0; i < ERR_COUNT; i++)
+    for (int i = 0; i < STATS_ERR_COUNT; i++)
         if (ss->errors[i])
-            json_gen_kv_int(g, err_kind_name((enum err_kind)i), (int64_t)ss->errors[i]);
+            json_gen_kv_int(g, stats_err_name((enum stats_err)i), (int64_t)ss->errors[i]);
     yajl_gen_map_close(g);
     json_gen_cstr(g, "status_codes");
     yajl_gen_map_open(g);
-    for (int i = 0; i < STATUS_SLOTS; i++) {
+    for (int i = 0; i < STATS_STATUS_SLOTS; i++) {
         if (!ss->status[i])
             continue;
         char code[16];
-        snprintf(code, sizeof code, "%d", i + STATUS_MIN);
+        snprintf(code, sizeof code, "%d", i + STATS_STATUS_MIN);
         json_gen_kv_int(g, code, (int64_t)ss->status[i]);
     }
     yajl_gen_map_close(g);
@@ -121,7 +121,7 @@ static void gen_row(yajl_gen g, const char *step, const struct step_stats *ss,
 void series_gen_rows(yajl_gen g, const struct script *sc, const struct stats_window *w,
                      uint32_t second, uint32_t span_ms, int warmup)
 {
-    struct step_stats *total = xmalloc(sizeof *total); /* ~64 KiB: not on a loop's stack */
+    struct stats_step *total = xmalloc(sizeof *total); /* ~64 KiB: not on a loop's stack */
     stats_window_total(w, total);
     gen_row(g, "", total, w, second, span_ms, warmup);
     free(total);
@@ -135,7 +135,7 @@ void series_acc_init(struct series_acc *a, uint32_t t)
 {
     memset(a, 0, sizeof *a);
     a->t = a->last = t;
-    step_stats_init(&a->ss);
+    stats_step_init(&a->ss);
     hist_init(&a->iter);
     hist_init(&a->send_lag);
 }
@@ -199,13 +199,13 @@ static int add_counts(const PGresult *r, int row, int col, uint64_t *errors, uin
         }
         uint64_t c = (uint64_t)YAJL_GET_INTEGER(n);
         if (errors) {
-            for (int kind = 0; kind < ERR_COUNT; kind++)
-                if (strcmp(k, err_kind_name((enum err_kind)kind)) == 0)
+            for (int kind = 0; kind < STATS_ERR_COUNT; kind++)
+                if (strcmp(k, stats_err_name((enum stats_err)kind)) == 0)
                     errors[kind] += c;
         } else {
             int code = atoi(k);
-            if (code >= STATUS_MIN && code < STATUS_MIN + STATUS_SLOTS)
-                status[code - STATUS_MIN] += c;
+            if (code >= STATS_STATUS_MIN && code < STATS_STATUS_MIN + STATS_STATUS_SLOTS)
+                status[code - STATS_STATUS_MIN] += c;
         }
     }
     yajl_tree_free(v);

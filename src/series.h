@@ -44,7 +44,7 @@ struct series_acc {
     uint64_t span_ms;      /* time covered (seconds of rows of one script add once) */
     int warmup;            /* any row of it was warmup */
     int rows;
-    struct step_stats ss;  /* requests, bytes, latency histograms, errors, statuses */
+    struct stats_step ss;  /* requests, bytes, latency histograms, errors, statuses */
     struct hist iter;
     struct hist send_lag;  /* open model: iterations' lateness */
     uint64_t iterations, dropped, interrupted, backoff_ms;

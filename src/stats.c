@@ -6,24 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const err_names[ERR_COUNT] = {
+static const char *const err_names[STATS_ERR_COUNT] = {
     "dns", "connect", "tls", "timeout", "reset", "closed", "bad_response", "http_4xx",
     "http_5xx", "check_failed",
 };
 
-const char *err_kind_name(enum err_kind k)
+const char *stats_err_name(enum stats_err k)
 {
-    return (unsigned)k < ERR_COUNT ? err_names[k] : "unknown";
+    return (unsigned)k < STATS_ERR_COUNT ? err_names[k] : "unknown";
 }
 
-void step_stats_init(struct step_stats *s)
+void stats_step_init(struct stats_step *s)
 {
     memset(s, 0, sizeof *s);
     hist_init(&s->lat);
     hist_init(&s->svc);
 }
 
-void step_stats_merge(struct step_stats *dst, const struct step_stats *src)
+void stats_step_merge(struct stats_step *dst, const struct stats_step *src)
 {
     hist_merge(&dst->lat, &src->lat);
     hist_merge(&dst->svc, &src->svc);
@@ -34,9 +34,9 @@ void step_stats_merge(struct step_stats *dst, const struct step_stats *src)
     dst->bytes_out += src->bytes_out;
     dst->checks_passed += src->checks_passed;
     dst->checks_failed += src->checks_failed;
-    for (int i = 0; i < ERR_COUNT; i++)
+    for (int i = 0; i < STATS_ERR_COUNT; i++)
         dst->errors[i] += src->errors[i];
-    for (int i = 0; i < STATUS_SLOTS; i++)
+    for (int i = 0; i < STATS_STATUS_SLOTS; i++)
         dst->status[i] += src->status[i];
 }
 
@@ -60,7 +60,7 @@ void stats_window_free(struct stats_window *w)
 void stats_window_reset(struct stats_window *w)
 {
     for (int i = 0; i < w->nsteps; i++)
-        step_stats_init(&w->steps[i]);
+        stats_step_init(&w->steps[i]);
     hist_init(&w->iter_dur);
     hist_init(&w->send_lag);
     w->iterations = w->dropped_iterations = w->interrupted_iterations = w->retries = 0;
@@ -72,7 +72,7 @@ void stats_window_merge(struct stats_window *dst, const struct stats_window *src
 {
     int n = dst->nsteps < src->nsteps ? dst->nsteps : src->nsteps;
     for (int i = 0; i < n; i++)
-        step_stats_merge(&dst->steps[i], &src->steps[i]);
+        stats_step_merge(&dst->steps[i], &src->steps[i]);
     hist_merge(&dst->iter_dur, &src->iter_dur);
     hist_merge(&dst->send_lag, &src->send_lag);
     dst->backoff_us += src->backoff_us;
@@ -84,9 +84,9 @@ void stats_window_merge(struct stats_window *dst, const struct stats_window *src
     dst->vus_max += src->vus_max;
 }
 
-void stats_window_total(const struct stats_window *w, struct step_stats *out)
+void stats_window_total(const struct stats_window *w, struct stats_step *out)
 {
-    step_stats_init(out);
+    stats_step_init(out);
     for (int i = 0; i < w->nsteps; i++)
-        step_stats_merge(out, &w->steps[i]);
+        stats_step_merge(out, &w->steps[i]);
 }

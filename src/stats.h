@@ -11,26 +11,26 @@
 
 #include <stdint.h>
 
-enum err_kind {
-    ERR_DNS,
-    ERR_CONNECT,
-    ERR_TLS,
-    ERR_TIMEOUT,
-    ERR_RESET,
-    ERR_CLOSED,
-    ERR_BAD_RESPONSE,
-    ERR_HTTP_4XX,
-    ERR_HTTP_5XX,
-    ERR_CHECK_FAILED,
-    ERR_COUNT
+enum stats_err {
+    STATS_ERR_DNS,
+    STATS_ERR_CONNECT,
+    STATS_ERR_TLS,
+    STATS_ERR_TIMEOUT,
+    STATS_ERR_RESET,
+    STATS_ERR_CLOSED,
+    STATS_ERR_BAD_RESPONSE,
+    STATS_ERR_HTTP_4XX,
+    STATS_ERR_HTTP_5XX,
+    STATS_ERR_CHECK_FAILED,
+    STATS_ERR_COUNT
 };
 
-const char *err_kind_name(enum err_kind k);
+const char *stats_err_name(enum stats_err k);
 
-#define STATUS_MIN 100
-#define STATUS_SLOTS 500 /* 100..599 */
+#define STATS_STATUS_MIN 100
+#define STATS_STATUS_SLOTS 500 /* 100..599 */
 
-struct step_stats {
+struct stats_step {
     struct hist lat;
     struct hist svc;
     uint64_t requests;      /* finished: answered or failed */
@@ -39,13 +39,13 @@ struct step_stats {
                                a stale keep-alive one failed (both reached the wire) */
     uint64_t bytes_in, bytes_out;
     uint64_t checks_passed, checks_failed;
-    uint64_t errors[ERR_COUNT];
-    uint64_t status[STATUS_SLOTS];
+    uint64_t errors[STATS_ERR_COUNT];
+    uint64_t status[STATS_STATUS_SLOTS];
 };
 
 struct stats_window {
     int nsteps;
-    struct step_stats *steps;
+    struct stats_step *steps;
     struct hist iter_dur;         /* µs, from an iteration's due time */
     struct hist send_lag;         /* open model: µs an iteration started after its due
                                      time (the generator's lateness, not the target's) */
@@ -65,9 +65,9 @@ void stats_window_free(struct stats_window *w);
 void stats_window_reset(struct stats_window *w);
 /* dst += src (counters, histograms); gauges add up too (shards' VUs sum). */
 void stats_window_merge(struct stats_window *dst, const struct stats_window *src);
-void step_stats_init(struct step_stats *s);
-void step_stats_merge(struct step_stats *dst, const struct step_stats *src);
+void stats_step_init(struct stats_step *s);
+void stats_step_merge(struct stats_step *dst, const struct stats_step *src);
 /* All steps merged into one (the run's totals). */
-void stats_window_total(const struct stats_window *w, struct step_stats *out);
+void stats_window_total(const struct stats_window *w, struct stats_step *out);
 
 #endif

@@ -42,7 +42,7 @@ static void watch(actor_t *bus)
 
 static void publish(actor_t *bus, const char *channel, const char *payload)
 {
-    struct bus_publish *m = bus_publish_new(channel, payload, strlen(payload));
+    struct bus_message *m = bus_publish_new(channel, payload, strlen(payload));
     ck_assert_int_eq(actor_send(bus, &m->m), 0);
 }
 

@@ -17,7 +17,7 @@ static struct script_load constant_rate(double rate, uint64_t dur_us)
 }
 
 /* Count arrivals of one shard's share in [0, horizon). */
-static long count_arrivals(const struct control *c, const struct profile *p, double share,
+static long count_arrivals(const struct exec_control *c, const struct exec_profile *p, double share,
                            uint64_t horizon, uint64_t *first, uint64_t *last)
 {
     double carry = 0;
@@ -30,7 +30,7 @@ static long count_arrivals(const struct control *c, const struct profile *p, dou
         if (last)
             *last = t;
         n++;
-        t = arrival_next(c, p, share, t, horizon, &carry);
+        t = exec_arrival_next(c, p, share, t, horizon, &carry);
         if (t == UINT64_MAX)
             break;
     }
@@ -40,13 +40,13 @@ static long count_arrivals(const struct control *c, const struct profile *p, dou
 START_TEST(constant_rate_is_exact)
 {
     struct script_load l = constant_rate(1000, 10000000);
-    struct profile p;
-    struct control c;
-    profile_from_load(&p, &l);
-    control_init(&c);
+    struct exec_profile p;
+    struct exec_control c;
+    exec_profile_from_load(&p, &l);
+    exec_control_init(&c);
     ck_assert(p.open);
     ck_assert_uint_eq(p.length_us, 10000000);
-    ck_assert_double_eq_tol(profile_at(&p, 5000000), 1000, 1e-9);
+    ck_assert_double_eq_tol(exec_profile_at(&p, 5000000), 1000, 1e-9);
     uint64_t last;
     long n = count_arrivals(&c, &p, 1.0, p.length_us, NULL, &last);
     ck_assert_int_eq(n, 10000);
@@ -57,7 +57,7 @@ START_TEST(constant_rate_is_exact)
     /* time_unit 1m: 60 per minute = 1/s */
     l.rate = 60;
     l.time_unit_us = 60000000;
-    profile_from_load(&p, &l);
+    exec_profile_from_load(&p, &l);
     ck_assert_int_eq(count_arrivals(&c, &p, 1.0, p.length_us, NULL, NULL), 10);
 }
 END_TEST
@@ -72,13 +72,13 @@ START_TEST(ramp_integrates_to_the_area)
     l.time_unit_us = 1000000;
     l.stages = st;
     l.nstages = 2;
-    struct profile p;
-    struct control c;
-    profile_from_load(&p, &l);
-    control_init(&c);
+    struct exec_profile p;
+    struct exec_control c;
+    exec_profile_from_load(&p, &l);
+    exec_control_init(&c);
     ck_assert_uint_eq(p.length_us, 20000000);
-    ck_assert_double_eq_tol(profile_at(&p, 5000000), 500, 1e-6);
-    ck_assert_double_eq_tol(profile_at(&p, 15000000), 1000, 1e-6);
+    ck_assert_double_eq_tol(exec_profile_at(&p, 5000000), 500, 1e-6);
+    ck_assert_double_eq_tol(exec_profile_at(&p, 15000000), 1000, 1e-6);
     /* 0 -> 1000/s over 10 s is 5000 arrivals, then 10000 more */
     long n = count_arrivals(&c, &p, 1.0, p.length_us, NULL, NULL);
     ck_assert_msg(labs(n - 15000) <= 2, "arrivals %ld", n);
@@ -91,31 +91,31 @@ END_TEST
 START_TEST(control_scales_and_overrides)
 {
     struct script_load l = constant_rate(100, 60000000);
-    struct profile p;
-    struct control c;
-    profile_from_load(&p, &l);
-    control_init(&c);
-    ck_assert_double_eq_tol(control_value(&c, &p, 1000), 100, 1e-9);
+    struct exec_profile p;
+    struct exec_control c;
+    exec_profile_from_load(&p, &l);
+    exec_control_init(&c);
+    ck_assert_double_eq_tol(exec_control_value(&c, &p, 1000), 100, 1e-9);
     /* 50% over 10 s starting at 10 s */
-    control_set_scale(&c, 10000000, 0.5, 10000000);
-    ck_assert_double_eq_tol(control_value(&c, &p, 10000000), 100, 1e-9);
-    ck_assert_double_eq_tol(control_value(&c, &p, 15000000), 75, 1e-9);
-    ck_assert_double_eq_tol(control_value(&c, &p, 25000000), 50, 1e-9);
+    exec_control_set_scale(&c, 10000000, 0.5, 10000000);
+    ck_assert_double_eq_tol(exec_control_value(&c, &p, 10000000), 100, 1e-9);
+    ck_assert_double_eq_tol(exec_control_value(&c, &p, 15000000), 75, 1e-9);
+    ck_assert_double_eq_tol(exec_control_value(&c, &p, 25000000), 50, 1e-9);
     /* absolute level 400 at once at 30 s: scale resets */
-    control_set_level(&c, &p, 30000000, 400, 0);
-    ck_assert_double_eq_tol(control_value(&c, &p, 30000001), 400, 1e-9);
-    ck_assert_double_eq_tol(control_scale_at(&c, 30000001), 1, 1e-9);
+    exec_control_set_level(&c, &p, 30000000, 400, 0);
+    ck_assert_double_eq_tol(exec_control_value(&c, &p, 30000001), 400, 1e-9);
+    ck_assert_double_eq_tol(exec_control_scale_at(&c, 30000001), 1, 1e-9);
     /* arrivals follow the new level: 400/s for 10 s = 4000 */
     double carry = 0;
     uint64_t t = 30000000;
     long n = 0;
-    while ((t = arrival_next(&c, &p, 1.0, t, 40000000, &carry)) != UINT64_MAX)
+    while ((t = exec_arrival_next(&c, &p, 1.0, t, 40000000, &carry)) != UINT64_MAX)
         n++;
     ck_assert_msg(labs(n - 3999) <= 1, "arrivals %ld", n);
     /* a level of 0 means no arrivals */
-    control_set_level(&c, &p, 40000000, 0, 0);
+    exec_control_set_level(&c, &p, 40000000, 0, 0);
     carry = 0;
-    ck_assert_uint_eq(arrival_next(&c, &p, 1.0, 40000000, 60000000, &carry), UINT64_MAX);
+    ck_assert_uint_eq(exec_arrival_next(&c, &p, 1.0, 40000000, 60000000, &carry), UINT64_MAX);
 }
 END_TEST
 
@@ -128,20 +128,20 @@ START_TEST(closed_profiles)
     l.start_vus = 10;
     l.stages = st;
     l.nstages = 3;
-    struct profile p;
-    profile_from_load(&p, &l);
+    struct exec_profile p;
+    exec_profile_from_load(&p, &l);
     ck_assert(!p.open);
-    ck_assert_double_eq_tol(profile_at(&p, 0), 10, 1e-9);
-    ck_assert_double_eq_tol(profile_at(&p, 5000000), 55, 1e-9);
-    ck_assert_double_eq_tol(profile_at(&p, 12000000), 100, 1e-9);
-    ck_assert_double_eq_tol(profile_at(&p, 22500000), 50, 1e-9);
+    ck_assert_double_eq_tol(exec_profile_at(&p, 0), 10, 1e-9);
+    ck_assert_double_eq_tol(exec_profile_at(&p, 5000000), 55, 1e-9);
+    ck_assert_double_eq_tol(exec_profile_at(&p, 12000000), 100, 1e-9);
+    ck_assert_double_eq_tol(exec_profile_at(&p, 22500000), 50, 1e-9);
     ck_assert_uint_eq(p.length_us, 25000000);
     memset(&l, 0, sizeof l);
     l.executor = EXEC_CONSTANT_VUS;
     l.vus = 7;
     l.duration_us = 3000000;
-    profile_from_load(&p, &l);
-    ck_assert_double_eq_tol(profile_at(&p, 2999999), 7, 1e-9);
+    exec_profile_from_load(&p, &l);
+    ck_assert_double_eq_tol(exec_profile_at(&p, 2999999), 7, 1e-9);
 }
 END_TEST
 
@@ -152,7 +152,7 @@ START_TEST(split_shares_sum_up)
             long sum = 0;
             int lo = 1 << 30, hi = -1;
             for (int i = 0; i < n; i++) {
-                int s = split_share(total, i, n);
+                int s = exec_split_share(total, i, n);
                 sum += s;
                 lo = s < lo ? s : lo;
                 hi = s > hi ? s : hi;

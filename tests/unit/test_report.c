@@ -24,7 +24,7 @@ static struct stats_window *window(uint64_t lat_us, uint64_t lag_us)
             hist_record(&w->steps[s].lat, lat_us);
             hist_record(&w->steps[s].svc, lat_us > lag_us ? lat_us - lag_us : 0);
             w->steps[s].requests++;
-            w->steps[s].status[200 - STATUS_MIN]++;
+            w->steps[s].status[200 - STATS_STATUS_MIN]++;
         }
     for (int i = 0; i < 1000; i++)
         hist_record(&w->send_lag, lag_us);
@@ -58,7 +58,7 @@ START_TEST(a_late_generator_is_named)
     ck_assert_int_eq(script_parse(SCRIPT, strlen(SCRIPT), &sc, &e), 0);
     /* 2 ms answers, iterations 0.5 ms late: the generator made a quarter of p99 */
     struct stats_window *w = window(2000, 500);
-    struct step_stats t;
+    struct stats_step t;
     stats_window_total(w, &t);
     char msg[256];
     ck_assert_int_eq(report_generator_warning(w, &t, msg, sizeof msg), 1);

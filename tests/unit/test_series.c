@@ -22,19 +22,19 @@ static struct stats_window *window(int k)
 {
     struct stats_window *w = stats_window_new(2);
     for (int s = 0; s < 2; s++) {
-        struct step_stats *ss = &w->steps[s];
+        struct stats_step *ss = &w->steps[s];
         for (int i = 0; i < 500 + 100 * k + s; i++) {
             hist_record(&ss->lat, (uint64_t)(100 + i * (k + 1) * 7 % 50000));
             hist_record(&ss->svc, (uint64_t)(90 + i * 3));
             ss->requests++;
-            ss->status[200 - STATUS_MIN]++;
+            ss->status[200 - STATS_STATUS_MIN]++;
         }
-        ss->errors[ERR_TIMEOUT] += (uint64_t)k;
+        ss->errors[STATS_ERR_TIMEOUT] += (uint64_t)k;
         ss->requests += (uint64_t)k;
         ss->failed += (uint64_t)k;
         ss->bytes_in += 1000u * (unsigned)k + 7;
         ss->bytes_out += 500;
-        ss->status[503 - STATUS_MIN] += (uint64_t)s;
+        ss->status[503 - STATS_STATUS_MIN] += (uint64_t)s;
         ss->failed += (uint64_t)s;
         ss->retries += (uint64_t)(k + s);
         w->retries += (uint64_t)(k + s);
@@ -132,7 +132,7 @@ START_TEST(rows_merge_back_to_the_window)
     series_acc_init(a, 0);
     ck_assert_int_eq(series_acc_add_row(a, p1, 0, 1, 1), 0);
     ck_assert_int_eq(series_acc_add_row(a, p2, 0, 1, 1), 0);
-    struct step_stats *t = malloc(sizeof *t);
+    struct stats_step *t = malloc(sizeof *t);
     stats_window_total(all, t);
     ck_assert(memcmp(&a->ss.lat, &t->lat, sizeof t->lat) == 0);
     ck_assert(memcmp(&a->ss.svc, &t->svc, sizeof t->svc) == 0);
@@ -145,8 +145,8 @@ START_TEST(rows_merge_back_to_the_window)
     ck_assert_uint_eq(a->ss.requests, t->requests);
     ck_assert_uint_eq(a->ss.failed, t->failed);
     ck_assert_uint_eq(a->ss.bytes_in, t->bytes_in);
-    ck_assert_uint_eq(a->ss.errors[ERR_TIMEOUT], 2 * (1 + 2));
-    ck_assert_uint_eq(a->ss.status[503 - STATUS_MIN], 2);
+    ck_assert_uint_eq(a->ss.errors[STATS_ERR_TIMEOUT], 2 * (1 + 2));
+    ck_assert_uint_eq(a->ss.status[503 - STATS_STATUS_MIN], 2);
     ck_assert(memcmp(a->ss.status, t->status, sizeof t->status) == 0);
     ck_assert_uint_eq(a->iterations, all->iterations);
     ck_assert_uint_eq(a->dropped, 3);
