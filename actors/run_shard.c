@@ -1,493 +1,22 @@
-/* run_shard: executors, virtual users and per-second windows of one run. */
-#include "run_shard.h"
+/* run_shard: the actor of one shard of a run — start (DNS, TLS, timers),
+ * live control, per-second windows, draining and finishing. Its VUs and
+ * executors are in run_vus.c, request bytes in run_render.c. */
+#include "run_shard_int.h"
 
 #include "clock.h"
-#include "executor.h"
-#include "httpc.h"
-#include "minheap.h"
 #include "xmalloc.h"
 
 #include <arpa/inet.h>
-#include <event2/dns.h>
-#include <event2/event.h>
-#include <math.h>
-#include <stdarg.h>
 #include <errno.h>
+#include <event2/dns.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/queue.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#define CTL_TICK_US 10000u
-/* Tick mode, for open-model shards planned above TICK_RATE per second: a
- * periodic timerfd every TICK_US polls the connections (httpc tick mode:
- * completions carry kernel receive timestamps) and releases the arrivals
- * due before the next tick. The loop then wakes once per tick instead of
- * once per arrival and per response — a wake-up costs ~10-20 us of CPU on
- * this VM. A request sent before it was due is timed from its send, so
- * latency is never understated; the load is released in TICK_US slices. */
-#define TICK_RATE 2000.0
-#define TICK_US 500u
-
-enum { TAG_SECOND = 1, TAG_CTL, TAG_GRACE, TAG_WARMUP };
-enum phase { PH_INIT, PH_RUNNING, PH_DRAINING, PH_DONE };
-
-struct shard;
-
-struct vu {
-    struct shard *sh;
-    int step;
-    int active;          /* in an iteration */
-    uint32_t iterations;
-    uint64_t iter_due_us;
-    uint64_t req_due_us;
-    uint64_t backoff_us; /* the pause after the last pre-byte failure, 0 = none */
-    uint32_t sleep_gen;  /* bumped to cancel its entry in the sleep heap */
-    int sleeping;        /* in the sleep heap (think time or backoff) */
-    SLIST_ENTRY(vu) idle_link;
-    struct httpc_conn conns[]; /* one per origin */
-};
-
-struct shard {
-    actor_t *self;
-    uint64_t run_id;
-    int index, n;
-    const struct script *sc;   /* read until the last window, never after */
-    const struct script_load *load;
-    int nsteps, norigins;      /* kept for release, which must not read sc */
-    actor_t *supervisor, *metrics;
-    struct httpc_loop *hl;
-    struct httpc_origin *origins;
-    SSL_CTX *ssl_ctx;
-    struct evdns_base *dns;
-    int dns_pending;
-    char **req;               /* pre-rendered request per step */
-    size_t *req_len;
-    unsigned *req_flags;
-    struct exec_profile prof;
-    struct exec_control ctl;
-    int open;
-    enum phase phase;
-
-    struct vu **vus;          /* all allocated */
-    int nvus, max_vus;
-    SLIST_HEAD(, vu) idle;    /* stack: most recently used first (warm connections) */
-    int nidle;
-    int active;               /* VUs inside an iteration */
-    int active_peak;          /* the most at once since the window began */
-    int target;               /* closed: VUs that should be active */
-    int finished_vus;         /* per-vu-iterations: VUs that did all their iterations */
-    int vu_quota;             /* per-vu-iterations: VUs of this shard */
-
-    uint64_t t0;              /* monotonic profile time 0 */
-    uint64_t paused_total, paused_at;
-    int paused;
-    uint64_t next_arrival;    /* open: profile time of the next arrival */
-    double carry;
-    int afd;                  /* absolute-time timerfd for arrivals (or ticks) */
-    int ticking;              /* tick mode (see TICK_RATE) */
-    uint64_t armed_us;        /* what afd is set to, 0 = disarmed */
-    struct event *arrival_ev;
-    struct minheap sleepers;  /* VUs in think time or backoff, by wake time */
-    uint64_t sleep_armed_us;  /* when sleep_ev fires, 0 = not armed */
-    struct event *sleep_ev;
-
-    char error[200];          /* why the shard failed, or "" */
-    struct stats_window *win;
-    uint64_t win_start_us;
-    uint32_t second;
-    int in_warmup;
-    struct actor_timer *tick, *ctl_tick, *grace, *warmup;
-};
-
 static void shard_handle(actor_t *self, msg_t *m);
-static void shard_fail(struct shard *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* ---- time ---- */
-
-static uint64_t ptime(const struct shard *s, uint64_t now)
-{
-    uint64_t ref = s->paused ? s->paused_at : now;
-    uint64_t t = ref > s->t0 ? ref - s->t0 : 0;
-    return t > s->paused_total ? t - s->paused_total : 0;
-}
-
-static uint64_t mono_of(const struct shard *s, uint64_t pt)
-{
-    return s->t0 + s->paused_total + pt;
-}
-
-/* ---- measuring ---- */
-
-static void record(struct shard *s, struct vu *v, struct httpc_conn *c, int err, uint64_t now)
-{
-    const struct script_step *step = &s->sc->steps[v->step];
-    struct stats_step *ss = &s->win->steps[v->step];
-    ss->requests++;
-    ss->retries += (uint64_t)c->retried;
-    s->win->retries += (uint64_t)c->retried;
-    ss->bytes_in += c->bytes_in;
-    ss->bytes_out += c->bytes_out;
-    uint64_t lat = now > v->req_due_us ? now - v->req_due_us : 0;
-    int failed = 0, pass = 1;
-    if (err >= 0) {
-        ss->errors[err]++;
-        failed = 1;
-        pass = 0;
-    } else {
-        hist_record(&ss->lat, lat);
-        hist_record(&ss->svc, now > c->sent_us ? now - c->sent_us : 0);
-        int st = c->parser.status;
-        if (st >= STATS_STATUS_MIN && st < STATS_STATUS_MIN + STATS_STATUS_SLOTS)
-            ss->status[st - STATS_STATUS_MIN]++;
-        if (st >= 500) {
-            ss->errors[STATS_ERR_HTTP_5XX]++;
-            failed = 1;
-        } else if (st >= 400) {
-            ss->errors[STATS_ERR_HTTP_4XX]++;
-            failed = 1;
-        }
-        const struct script_checks *ck = &step->checks;
-        if (ck->status && st != ck->status)
-            pass = 0;
-        if (ck->status_class && st / 100 != ck->status_class)
-            pass = 0;
-        if (ck->body_contains && !c->body_found)
-            pass = 0;
-        if (ck->max_latency_us && lat > ck->max_latency_us)
-            pass = 0;
-    }
-    ss->failed += failed;
-    const struct script_checks *ck = &step->checks;
-    if (ck->status || ck->status_class || ck->body_contains || ck->max_latency_us) {
-        if (pass) {
-            ss->checks_passed++;
-        } else {
-            ss->checks_failed++;
-            ss->errors[STATS_ERR_CHECK_FAILED]++;
-        }
-    }
-}
-
-/* ---- VUs ---- */
-
-static void on_response(struct httpc_conn *c, int err, uint64_t now, void *arg);
-
-static struct vu *vu_new(struct shard *s)
-{
-    int no = s->sc->norigins;
-    struct vu *v = xcalloc(1, sizeof *v + (size_t)no * sizeof(struct httpc_conn));
-    v->sh = s;
-    for (int i = 0; i < no; i++)
-        httpc_conn_init(&v->conns[i], s->hl, &s->origins[i], on_response, v);
-    if (s->nvus % 64 == 0)
-        s->vus = xrealloc(s->vus, (size_t)(s->nvus + 64) * sizeof *s->vus);
-    s->vus[s->nvus++] = v;
-    return v;
-}
-
-static void push_idle(struct shard *s, struct vu *v)
-{
-    SLIST_INSERT_HEAD(&s->idle, v, idle_link);
-    s->nidle++;
-}
-
-static struct vu *pop_idle(struct shard *s)
-{
-    struct vu *v = SLIST_FIRST(&s->idle);
-    if (v) {
-        SLIST_REMOVE_HEAD(&s->idle, idle_link);
-        s->nidle--;
-    }
-    return v;
-}
-
-static void send_step(struct shard *s, struct vu *v, uint64_t due, uint64_t now)
-{
-    const struct script_step *st = &s->sc->steps[v->step];
-    v->req_due_us = due;
-    const char *needle = st->checks.body_contains;
-    httpc_send(&v->conns[st->origin], s->req[v->step], s->req_len[v->step], now, st->timeout_us,
-               needle, needle ? strlen(needle) : 0,
-               s->req_flags[v->step] | (st->retry_stale ? 0 : HTTPC_NO_RETRY));
-}
-
-static void vu_begin(struct shard *s, struct vu *v, uint64_t due, uint64_t now)
-{
-    if (s->open) /* the generator's own lateness: not the target's latency */
-        hist_record(&s->win->send_lag, now > due ? now - due : 0);
-    if (due > now)
-        due = now; /* released early: timed from the send */
-    if (!v->active) {
-        v->active = 1;
-        if (++s->active > s->active_peak)
-            s->active_peak = s->active;
-    }
-    v->iter_due_us = due;
-    v->step = 0;
-    send_step(s, v, due, now);
-}
-
-static void vu_park(struct shard *s, struct vu *v)
-{
-    v->active = 0;
-    s->active--;
-    push_idle(s, v);
-}
-
-static void arm_sleep(struct shard *s, uint64_t now)
-{
-    const struct minheap_ent *top = minheap_top(&s->sleepers);
-    if (!top) {
-        evtimer_del(s->sleep_ev);
-        s->sleep_armed_us = 0;
-        return;
-    }
-    uint64_t wake = (uint64_t)top->key;
-    if (s->sleep_armed_us && s->sleep_armed_us <= wake)
-        return;
-    uint64_t d = wake > now ? wake - now : 0;
-    struct timeval tv = { (time_t)(d / 1000000), (suseconds_t)(d % 1000000) };
-    if (evtimer_add(s->sleep_ev, &tv) < 0) {
-        shard_fail(s, "cannot arm the think-time timer");
-        return;
-    }
-    s->sleep_armed_us = wake;
-}
-
-/* Think time or backoff: the VU wakes at `wake` (on_sleep). */
-static void sleep_push(struct shard *s, struct vu *v, uint64_t wake, uint64_t now)
-{
-    v->sleeping = 1;
-    minheap_push(&s->sleepers, (int64_t)wake, v, ++v->sleep_gen);
-    arm_sleep(s, now);
-}
-
-/* Take the VU out of the heap (its entry is skipped when it surfaces). */
-static void sleep_cancel(struct vu *v)
-{
-    v->sleeping = 0;
-    v->sleep_gen++;
-}
-
-/* A request that failed before a byte of it left (the name did not
- * resolve, the connection was refused) is answered at once: without a
- * pause, a closed-model VU would spin through hundreds of thousands of
- * them a second. The pause doubles per failure and resets on any answer.
- * Open model: arrivals keep their own pace, no pause. */
-static uint64_t backoff_next(struct shard *s, struct vu *v, int err)
-{
-    const struct script_backoff *bo = &s->sc->backoff;
-    if (err != STATS_ERR_DNS && err != STATS_ERR_CONNECT) {
-        if (err < 0)
-            v->backoff_us = 0;
-        return 0;
-    }
-    if (s->open || bo->min_us == 0)
-        return 0;
-    v->backoff_us = v->backoff_us ? v->backoff_us * 2 : bo->min_us;
-    if (v->backoff_us > bo->max_us)
-        v->backoff_us = bo->max_us;
-    s->win->backoff_us += v->backoff_us;
-    return v->backoff_us;
-}
-
-static void check_drained(struct shard *s);
-
-static void iteration_done(struct shard *s, struct vu *v, uint64_t now, uint64_t pause)
-{
-    s->win->iterations++;
-    hist_record(&s->win->iter_dur, now > v->iter_due_us ? now - v->iter_due_us : 0);
-    v->iterations++;
-    if (s->phase != PH_RUNNING || s->open || s->paused) {
-        vu_park(s, v);
-        check_drained(s);
-        return;
-    }
-    if (s->load->executor == EXEC_PER_VU_ITERATIONS && v->iterations >= (uint32_t)s->load->iterations) {
-        v->active = 0;
-        s->active--;
-        s->finished_vus++; /* retired for good: not back on the idle stack */
-        if (s->finished_vus >= s->vu_quota)
-            check_drained(s);
-        return;
-    }
-    if (s->active > s->target) {
-        vu_park(s, v);
-        return;
-    }
-    if (s->load->think_time_us || pause) {
-        sleep_push(s, v, now + s->load->think_time_us + pause, now);
-        return;
-    }
-    vu_begin(s, v, now, now);
-}
-
-static void on_response(struct httpc_conn *c, int err, uint64_t now, void *arg)
-{
-    struct vu *v = arg;
-    struct shard *s = v->sh;
-    record(s, v, c, err, now);
-    uint64_t pause = backoff_next(s, v, err);
-    if (++v->step < s->sc->nsteps) {
-        if (s->phase == PH_DONE)
-            return;
-        if (pause)
-            sleep_push(s, v, now + pause, now);
-        else
-            send_step(s, v, now, now);
-        return;
-    }
-    iteration_done(s, v, now, pause);
-}
-
-static void on_sleep(evutil_socket_t fd, short what, void *arg)
-{
-    struct shard *s = arg;
-    (void)fd;
-    (void)what;
-    uint64_t now = clock_now_us();
-    s->sleep_armed_us = 0;
-    const struct minheap_ent *top;
-    while ((top = minheap_top(&s->sleepers)) && (uint64_t)top->key <= now) {
-        struct minheap_ent e;
-        minheap_pop(&s->sleepers, &e);
-        struct vu *v = e.val;
-        if (!v->sleeping || e.tag != v->sleep_gen)
-            continue; /* cancelled */
-        v->sleeping = 0;
-        if (s->phase == PH_DONE)
-            continue;
-        if (v->step < s->sc->nsteps)
-            send_step(s, v, now, now); /* a backoff inside the iteration */
-        else if (s->phase != PH_RUNNING || s->paused || s->active > s->target)
-            vu_park(s, v);
-        else
-            vu_begin(s, v, now, now);
-    }
-    arm_sleep(s, now);
-    check_drained(s);
-}
-
-/* ---- executors ---- */
-
-/* Closed model: bring the active VUs up to the target (down happens as
- * VUs finish their iteration). */
-static void closed_adjust(struct shard *s, uint64_t now)
-{
-    long total = lround(exec_control_value(&s->ctl, &s->prof, ptime(s, now)));
-    s->target = exec_split_share(total, s->index, s->n);
-    if (s->load->executor == EXEC_PER_VU_ITERATIONS) {
-        int left = s->vu_quota - s->finished_vus;
-        if (s->target > left)
-            s->target = left;
-    }
-    while (s->active < s->target) {
-        struct vu *v = pop_idle(s);
-        if (!v) {
-            if (s->load->executor == EXEC_PER_VU_ITERATIONS && s->nvus >= s->vu_quota)
-                break;
-            v = vu_new(s);
-        }
-        vu_begin(s, v, now, now);
-    }
-}
-
-static void set_afd(struct shard *s, uint64_t at_us)
-{
-    if (s->ticking && s->phase != PH_DONE)
-        return; /* the ticker keeps polling I/O until the shard is done */
-    if (at_us == s->armed_us || s->afd < 0)
-        return; /* re-arming costs a syscall: only when the time changes */
-    struct itimerspec its;
-    memset(&its, 0, sizeof its);
-    if (at_us) {
-        its.it_value.tv_sec = (time_t)(at_us / 1000000u);
-        its.it_value.tv_nsec = (long)(at_us % 1000000u) * 1000;
-    }
-    if (timerfd_settime(s->afd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
-        shard_fail(s, "cannot arm the arrival timer: %s", strerror(errno));
-        return;
-    }
-    s->armed_us = at_us;
-}
-
-/* Event mode: wake for the next arrival, exactly. Tick mode: the ticker
- * runs from start to finish and covers arrivals too. */
-static void arm_arrival(struct shard *s, uint64_t now)
-{
-    (void)now;
-    if (s->ticking)
-        return;
-    if (s->next_arrival == UINT64_MAX || s->paused || s->phase != PH_RUNNING) {
-        set_afd(s, 0);
-        return;
-    }
-    set_afd(s, mono_of(s, s->next_arrival));
-}
-
-static void start_ticker(struct shard *s, uint64_t first_us)
-{
-    struct itimerspec its;
-    memset(&its, 0, sizeof its);
-    its.it_value.tv_sec = (time_t)(first_us / 1000000u);
-    its.it_value.tv_nsec = (long)(first_us % 1000000u) * 1000;
-    its.it_interval.tv_nsec = TICK_US * 1000;
-    if (timerfd_settime(s->afd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
-        shard_fail(s, "cannot arm the tick timer: %s", strerror(errno));
-        return;
-    }
-    s->armed_us = first_us;
-}
-
-/* Planned peak rate of this shard (per second). */
-static double peak_rate(const struct shard *s)
-{
-    double peak = s->prof.start;
-    for (int i = 0; i < s->prof.nseg; i++)
-        if (s->prof.v_end[i] > peak)
-            peak = s->prof.v_end[i];
-    return peak / s->n;
-}
-
-static void arrivals(struct shard *s, uint64_t now)
-{
-    uint64_t pt = ptime(s, now);
-    uint64_t horizon = s->prof.length_us;
-    double share = 1.0 / s->n;
-    uint64_t window = pt + (s->ticking ? TICK_US : 0);
-    while (s->next_arrival <= window && s->next_arrival != UINT64_MAX) {
-        uint64_t due = mono_of(s, s->next_arrival);
-        struct vu *v = pop_idle(s);
-        if (!v && s->nvus < s->max_vus)
-            v = vu_new(s);
-        if (v)
-            vu_begin(s, v, due, now);
-        else
-            s->win->dropped_iterations++;
-        s->next_arrival = exec_arrival_next(&s->ctl, &s->prof, share, s->next_arrival, horizon, &s->carry);
-    }
-    arm_arrival(s, now);
-}
-
-static void on_arrival(evutil_socket_t fd, short what, void *arg)
-{
-    struct shard *s = arg;
-    uint64_t expirations;
-    (void)what;
-    if (read(fd, &expirations, sizeof expirations) < 0)
-        return; /* EAGAIN: re-armed meanwhile */
-    if (s->ticking) {
-        httpc_loop_poll(s->hl); /* completions first: VUs come free */
-    } else {
-        s->armed_us = 0;
-    }
-    if (s->phase == PH_RUNNING && !s->paused)
-        arrivals(s, clock_now_us());
-}
 
 /* ---- windows ---- */
 
@@ -527,7 +56,7 @@ static void finish(struct shard *s)
     actor_timer_stop(s->ctl_tick);
     actor_timer_stop(s->grace);
     actor_timer_stop(s->warmup);
-    set_afd(s, 0);
+    shard_set_afd(s, 0);
     if (s->sleep_ev)
         evtimer_del(s->sleep_ev);
     s->sleep_armed_us = 0;
@@ -538,7 +67,7 @@ static void finish(struct shard *s)
             continue;
         s->win->interrupted_iterations++;
         v->active = 0;
-        sleep_cancel(v);
+        shard_sleep_cancel(v);
         for (int k = 0; k < s->sc->norigins; k++)
             httpc_conn_close(&v->conns[k]);
     }
@@ -560,7 +89,7 @@ static void finish(struct shard *s)
 /* A setup or system call failed: the shard cannot do its part. Say why
  * and end it now; runs ends the run with the reason (never a run that
  * silently does nothing). */
-static void shard_fail(struct shard *s, const char *fmt, ...)
+void shard_fail(struct shard *s, const char *fmt, ...)
 {
     if (s->error[0] || s->phase == PH_DONE)
         return;
@@ -572,7 +101,7 @@ static void shard_fail(struct shard *s, const char *fmt, ...)
     finish(s);
 }
 
-static void check_drained(struct shard *s)
+void shard_check_drained(struct shard *s)
 {
     if (s->phase == PH_RUNNING && s->load->executor == EXEC_PER_VU_ITERATIONS &&
         s->finished_vus >= s->vu_quota)
@@ -586,18 +115,18 @@ static void begin_drain(struct shard *s)
     if (s->phase != PH_RUNNING)
         return;
     s->phase = PH_DRAINING;
-    set_afd(s, 0);
+    shard_set_afd(s, 0);
     actor_timer_start(s->grace, s->load->graceful_stop_us, 0);
     /* VUs sleeping between iterations will not start another; one
      * backing off inside an iteration finishes it within the grace */
     for (int i = 0; i < s->nvus; i++) {
         struct vu *v = s->vus[i];
         if (v->sleeping && v->step >= s->sc->nsteps) {
-            sleep_cancel(v);
-            vu_park(s, v);
+            shard_sleep_cancel(v);
+            shard_vu_park(s, v);
         }
     }
-    check_drained(s);
+    shard_check_drained(s);
 }
 
 static void on_ctl_tick(struct shard *s)
@@ -612,9 +141,9 @@ static void on_ctl_tick(struct shard *s)
     if (s->paused)
         return;
     if (s->open)
-        arrivals(s, now);
+        shard_arrivals(s, now);
     else
-        closed_adjust(s, now);
+        shard_closed_adjust(s, now);
 }
 
 /* ---- control ---- */
@@ -636,7 +165,7 @@ static void apply_control(struct shard *s, const struct run_control *rc)
         if (!s->paused) {
             s->paused = 1;
             s->paused_at = now;
-            set_afd(s, 0);
+            shard_set_afd(s, 0);
         }
         return;
     case RUN_OP_RESUME:
@@ -655,52 +184,14 @@ static void apply_control(struct shard *s, const struct run_control *rc)
         /* re-plan from now: the next arrival follows the new rate */
         s->carry = 0;
         s->next_arrival = exec_arrival_next(&s->ctl, &s->prof, 1.0 / s->n, pt, s->prof.length_us, &s->carry);
-        set_afd(s, 0);
-        arm_arrival(s, now);
+        shard_set_afd(s, 0);
+        shard_arm_arrival(s, now);
     } else {
-        closed_adjust(s, now);
+        shard_closed_adjust(s, now);
     }
 }
 
 /* ---- start ---- */
-
-static void render_requests(struct shard *s)
-{
-    const struct script *sc = s->sc;
-    s->req = xcalloc((size_t)sc->nsteps, sizeof *s->req);
-    s->req_len = xcalloc((size_t)sc->nsteps, sizeof *s->req_len);
-    s->req_flags = xcalloc((size_t)sc->nsteps, sizeof *s->req_flags);
-    for (int i = 0; i < sc->nsteps; i++) {
-        const struct script_step *st = &sc->steps[i];
-        size_t cap = 256 + strlen(st->target) + sc->origins[st->origin].authority[0] +
-                     strlen(sc->origins[st->origin].authority) + st->body_len +
-                     (sc->user_agent ? strlen(sc->user_agent) : 0);
-        for (int h = 0; h < st->nheaders; h++)
-            cap += strlen(st->headers[h].name) + strlen(st->headers[h].value) + 4;
-        char *b = xmalloc(cap);
-        int own_ua = 0; /* the step's own User-Agent replaces the script's */
-        for (int h = 0; h < st->nheaders; h++)
-            own_ua |= strcasecmp(st->headers[h].name, "User-Agent") == 0;
-        int n = snprintf(b, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n", st->method, st->target,
-                         sc->origins[st->origin].authority);
-        if (!own_ua)
-            n += snprintf(b + n, cap - (size_t)n, "User-Agent: %s\r\n",
-                          sc->user_agent ? sc->user_agent : "stampede");
-        for (int h = 0; h < st->nheaders; h++)
-            n += snprintf(b + n, cap - (size_t)n, "%s: %s\r\n", st->headers[h].name, st->headers[h].value);
-        if (st->body || strcmp(st->method, "POST") == 0 || strcmp(st->method, "PUT") == 0 ||
-            strcmp(st->method, "PATCH") == 0)
-            n += snprintf(b + n, cap - (size_t)n, "Content-Length: %zu\r\n", st->body_len);
-        n += snprintf(b + n, cap - (size_t)n, "\r\n");
-        if (st->body_len) {
-            memcpy(b + n, st->body, st->body_len);
-            n += (int)st->body_len;
-        }
-        s->req[i] = b;
-        s->req_len[i] = (size_t)n;
-        s->req_flags[i] = strcmp(st->method, "HEAD") == 0 ? HTTP_PARSE_HEAD : 0;
-    }
-}
 
 static void go(struct shard *s)
 {
@@ -724,13 +215,13 @@ static void go(struct shard *s)
             s->next_arrival = exec_arrival_next(&s->ctl, &s->prof, 1.0 / s->n, 0, s->prof.length_us, &s->carry);
         int prealloc = exec_split_share(s->load->pre_allocated_vus, s->index, s->n);
         for (int i = 0; i < prealloc; i++)
-            push_idle(s, vu_new(s));
+            shard_push_idle(s, shard_vu_new(s));
         if (s->ticking)
-            start_ticker(s, s->t0);
+            shard_start_ticker(s, s->t0);
         if (s->t0 <= now)
-            arrivals(s, now);
+            shard_arrivals(s, now);
         else
-            arm_arrival(s, now);
+            shard_arm_arrival(s, now);
     }
     /* closed executors start at the first control tick (t0) */
 }
@@ -777,7 +268,7 @@ static void start(struct shard *s, struct shard_start *st)
     struct event_base *base = actor_base(s->self);
     exec_profile_from_load(&s->prof, s->load);
     s->n = st->nshards;
-    s->ticking = s->prof.open && peak_rate(s) > TICK_RATE;
+    s->ticking = s->prof.open && shard_peak_rate(s) > TICK_RATE;
     s->hl = httpc_loop_new(base, s->ticking);
     s->ticking = httpc_loop_ticking(s->hl);
     s->tick = actor_timer_new(s->self, TAG_SECOND);
@@ -785,14 +276,14 @@ static void start(struct shard *s, struct shard_start *st)
     s->grace = actor_timer_new(s->self, TAG_GRACE);
     s->warmup = actor_timer_new(s->self, TAG_WARMUP);
     s->win = stats_window_new(s->sc->nsteps);
-    s->sleep_ev = evtimer_new(base, on_sleep, s);
+    s->sleep_ev = evtimer_new(base, shard_on_sleep, s);
     minheap_init(&s->sleepers);
     s->afd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (s->afd < 0 || !s->hl || !s->sleep_ev) {
         shard_fail(s, "cannot set up the shard: %s", s->afd < 0 ? strerror(errno) : "out of event slots");
         return;
     }
-    s->arrival_ev = event_new(base, s->afd, EV_READ | EV_PERSIST, on_arrival, s);
+    s->arrival_ev = event_new(base, s->afd, EV_READ | EV_PERSIST, shard_on_arrival, s);
     if (!s->arrival_ev || event_add(s->arrival_ev, NULL) < 0) {
         shard_fail(s, "cannot watch the arrival timer");
         return;
@@ -804,7 +295,7 @@ static void start(struct shard *s, struct shard_start *st)
     s->open = s->prof.open;
     s->max_vus = exec_split_share(s->load->max_vus, s->index, s->n);
     s->vu_quota = exec_split_share(s->load->vus, s->index, s->n);
-    render_requests(s);
+    shard_render_requests(s);
 
     int need_tls = 0;
     s->origins = xcalloc((size_t)s->sc->norigins, sizeof *s->origins);

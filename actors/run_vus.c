@@ -1,0 +1,379 @@
+/* run_vus: the virtual users of a shard — measuring each response, the
+ * idle stack, think time and backoff, and the closed and open executors. */
+#include "run_shard_int.h"
+
+#include "clock.h"
+#include "xmalloc.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+/* ---- measuring ---- */
+
+static void record(struct shard *s, struct vu *v, struct httpc_conn *c, int err, uint64_t now)
+{
+    const struct script_step *step = &s->sc->steps[v->step];
+    struct stats_step *ss = &s->win->steps[v->step];
+    ss->requests++;
+    ss->retries += (uint64_t)c->retried;
+    s->win->retries += (uint64_t)c->retried;
+    ss->bytes_in += c->bytes_in;
+    ss->bytes_out += c->bytes_out;
+    uint64_t lat = now > v->req_due_us ? now - v->req_due_us : 0;
+    int failed = 0, pass = 1;
+    if (err >= 0) {
+        ss->errors[err]++;
+        failed = 1;
+        pass = 0;
+    } else {
+        hist_record(&ss->lat, lat);
+        hist_record(&ss->svc, now > c->sent_us ? now - c->sent_us : 0);
+        int st = c->parser.status;
+        if (st >= STATS_STATUS_MIN && st < STATS_STATUS_MIN + STATS_STATUS_SLOTS)
+            ss->status[st - STATS_STATUS_MIN]++;
+        if (st >= 500) {
+            ss->errors[STATS_ERR_HTTP_5XX]++;
+            failed = 1;
+        } else if (st >= 400) {
+            ss->errors[STATS_ERR_HTTP_4XX]++;
+            failed = 1;
+        }
+        const struct script_checks *ck = &step->checks;
+        if (ck->status && st != ck->status)
+            pass = 0;
+        if (ck->status_class && st / 100 != ck->status_class)
+            pass = 0;
+        if (ck->body_contains && !c->body_found)
+            pass = 0;
+        if (ck->max_latency_us && lat > ck->max_latency_us)
+            pass = 0;
+    }
+    ss->failed += failed;
+    const struct script_checks *ck = &step->checks;
+    if (ck->status || ck->status_class || ck->body_contains || ck->max_latency_us) {
+        if (pass) {
+            ss->checks_passed++;
+        } else {
+            ss->checks_failed++;
+            ss->errors[STATS_ERR_CHECK_FAILED]++;
+        }
+    }
+}
+
+/* ---- VUs ---- */
+
+static void on_response(struct httpc_conn *c, int err, uint64_t now, void *arg);
+
+struct vu *shard_vu_new(struct shard *s)
+{
+    int no = s->sc->norigins;
+    struct vu *v = xcalloc(1, sizeof *v + (size_t)no * sizeof(struct httpc_conn));
+    v->sh = s;
+    for (int i = 0; i < no; i++)
+        httpc_conn_init(&v->conns[i], s->hl, &s->origins[i], on_response, v);
+    if (s->nvus % 64 == 0)
+        s->vus = xrealloc(s->vus, (size_t)(s->nvus + 64) * sizeof *s->vus);
+    s->vus[s->nvus++] = v;
+    return v;
+}
+
+void shard_push_idle(struct shard *s, struct vu *v)
+{
+    SLIST_INSERT_HEAD(&s->idle, v, idle_link);
+    s->nidle++;
+}
+
+static struct vu *pop_idle(struct shard *s)
+{
+    struct vu *v = SLIST_FIRST(&s->idle);
+    if (v) {
+        SLIST_REMOVE_HEAD(&s->idle, idle_link);
+        s->nidle--;
+    }
+    return v;
+}
+
+static void send_step(struct shard *s, struct vu *v, uint64_t due, uint64_t now)
+{
+    const struct script_step *st = &s->sc->steps[v->step];
+    v->req_due_us = due;
+    const char *needle = st->checks.body_contains;
+    httpc_send(&v->conns[st->origin], s->req[v->step], s->req_len[v->step], now, st->timeout_us,
+               needle, needle ? strlen(needle) : 0,
+               s->req_flags[v->step] | (st->retry_stale ? 0 : HTTPC_NO_RETRY));
+}
+
+static void vu_begin(struct shard *s, struct vu *v, uint64_t due, uint64_t now)
+{
+    if (s->open) /* the generator's own lateness: not the target's latency */
+        hist_record(&s->win->send_lag, now > due ? now - due : 0);
+    if (due > now)
+        due = now; /* released early: timed from the send */
+    if (!v->active) {
+        v->active = 1;
+        if (++s->active > s->active_peak)
+            s->active_peak = s->active;
+    }
+    v->iter_due_us = due;
+    v->step = 0;
+    send_step(s, v, due, now);
+}
+
+void shard_vu_park(struct shard *s, struct vu *v)
+{
+    v->active = 0;
+    s->active--;
+    shard_push_idle(s, v);
+}
+
+static void arm_sleep(struct shard *s, uint64_t now)
+{
+    const struct minheap_ent *top = minheap_top(&s->sleepers);
+    if (!top) {
+        evtimer_del(s->sleep_ev);
+        s->sleep_armed_us = 0;
+        return;
+    }
+    uint64_t wake = (uint64_t)top->key;
+    if (s->sleep_armed_us && s->sleep_armed_us <= wake)
+        return;
+    uint64_t d = wake > now ? wake - now : 0;
+    struct timeval tv = { (time_t)(d / 1000000), (suseconds_t)(d % 1000000) };
+    if (evtimer_add(s->sleep_ev, &tv) < 0) {
+        shard_fail(s, "cannot arm the think-time timer");
+        return;
+    }
+    s->sleep_armed_us = wake;
+}
+
+/* Think time or backoff: the VU wakes at `wake` (shard_on_sleep). */
+static void sleep_push(struct shard *s, struct vu *v, uint64_t wake, uint64_t now)
+{
+    v->sleeping = 1;
+    minheap_push(&s->sleepers, (int64_t)wake, v, ++v->sleep_gen);
+    arm_sleep(s, now);
+}
+
+/* Take the VU out of the heap (its entry is skipped when it surfaces). */
+void shard_sleep_cancel(struct vu *v)
+{
+    v->sleeping = 0;
+    v->sleep_gen++;
+}
+
+/* A request that failed before a byte of it left (the name did not
+ * resolve, the connection was refused) is answered at once: without a
+ * pause, a closed-model VU would spin through hundreds of thousands of
+ * them a second. The pause doubles per failure and resets on any answer.
+ * Open model: arrivals keep their own pace, no pause. */
+static uint64_t backoff_next(struct shard *s, struct vu *v, int err)
+{
+    const struct script_backoff *bo = &s->sc->backoff;
+    if (err != STATS_ERR_DNS && err != STATS_ERR_CONNECT) {
+        if (err < 0)
+            v->backoff_us = 0;
+        return 0;
+    }
+    if (s->open || bo->min_us == 0)
+        return 0;
+    v->backoff_us = v->backoff_us ? v->backoff_us * 2 : bo->min_us;
+    if (v->backoff_us > bo->max_us)
+        v->backoff_us = bo->max_us;
+    s->win->backoff_us += v->backoff_us;
+    return v->backoff_us;
+}
+
+static void iteration_done(struct shard *s, struct vu *v, uint64_t now, uint64_t pause)
+{
+    s->win->iterations++;
+    hist_record(&s->win->iter_dur, now > v->iter_due_us ? now - v->iter_due_us : 0);
+    v->iterations++;
+    if (s->phase != PH_RUNNING || s->open || s->paused) {
+        shard_vu_park(s, v);
+        shard_check_drained(s);
+        return;
+    }
+    if (s->load->executor == EXEC_PER_VU_ITERATIONS && v->iterations >= (uint32_t)s->load->iterations) {
+        v->active = 0;
+        s->active--;
+        s->finished_vus++; /* retired for good: not back on the idle stack */
+        if (s->finished_vus >= s->vu_quota)
+            shard_check_drained(s);
+        return;
+    }
+    if (s->active > s->target) {
+        shard_vu_park(s, v);
+        return;
+    }
+    if (s->load->think_time_us || pause) {
+        sleep_push(s, v, now + s->load->think_time_us + pause, now);
+        return;
+    }
+    vu_begin(s, v, now, now);
+}
+
+static void on_response(struct httpc_conn *c, int err, uint64_t now, void *arg)
+{
+    struct vu *v = arg;
+    struct shard *s = v->sh;
+    record(s, v, c, err, now);
+    uint64_t pause = backoff_next(s, v, err);
+    if (++v->step < s->sc->nsteps) {
+        if (s->phase == PH_DONE)
+            return;
+        if (pause)
+            sleep_push(s, v, now + pause, now);
+        else
+            send_step(s, v, now, now);
+        return;
+    }
+    iteration_done(s, v, now, pause);
+}
+
+void shard_on_sleep(evutil_socket_t fd, short what, void *arg)
+{
+    struct shard *s = arg;
+    (void)fd;
+    (void)what;
+    uint64_t now = clock_now_us();
+    s->sleep_armed_us = 0;
+    const struct minheap_ent *top;
+    while ((top = minheap_top(&s->sleepers)) && (uint64_t)top->key <= now) {
+        struct minheap_ent e;
+        minheap_pop(&s->sleepers, &e);
+        struct vu *v = e.val;
+        if (!v->sleeping || e.tag != v->sleep_gen)
+            continue; /* cancelled */
+        v->sleeping = 0;
+        if (s->phase == PH_DONE)
+            continue;
+        if (v->step < s->sc->nsteps)
+            send_step(s, v, now, now); /* a backoff inside the iteration */
+        else if (s->phase != PH_RUNNING || s->paused || s->active > s->target)
+            shard_vu_park(s, v);
+        else
+            vu_begin(s, v, now, now);
+    }
+    arm_sleep(s, now);
+    shard_check_drained(s);
+}
+
+/* ---- executors ---- */
+
+/* Closed model: bring the active VUs up to the target (down happens as
+ * VUs finish their iteration). */
+void shard_closed_adjust(struct shard *s, uint64_t now)
+{
+    long total = lround(exec_control_value(&s->ctl, &s->prof, ptime(s, now)));
+    s->target = exec_split_share(total, s->index, s->n);
+    if (s->load->executor == EXEC_PER_VU_ITERATIONS) {
+        int left = s->vu_quota - s->finished_vus;
+        if (s->target > left)
+            s->target = left;
+    }
+    while (s->active < s->target) {
+        struct vu *v = pop_idle(s);
+        if (!v) {
+            if (s->load->executor == EXEC_PER_VU_ITERATIONS && s->nvus >= s->vu_quota)
+                break;
+            v = shard_vu_new(s);
+        }
+        vu_begin(s, v, now, now);
+    }
+}
+
+void shard_set_afd(struct shard *s, uint64_t at_us)
+{
+    if (s->ticking && s->phase != PH_DONE)
+        return; /* the ticker keeps polling I/O until the shard is done */
+    if (at_us == s->armed_us || s->afd < 0)
+        return; /* re-arming costs a syscall: only when the time changes */
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    if (at_us) {
+        its.it_value.tv_sec = (time_t)(at_us / 1000000u);
+        its.it_value.tv_nsec = (long)(at_us % 1000000u) * 1000;
+    }
+    if (timerfd_settime(s->afd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+        shard_fail(s, "cannot arm the arrival timer: %s", strerror(errno));
+        return;
+    }
+    s->armed_us = at_us;
+}
+
+/* Event mode: wake for the next arrival, exactly. Tick mode: the ticker
+ * runs from start to finish and covers arrivals too. */
+void shard_arm_arrival(struct shard *s, uint64_t now)
+{
+    (void)now;
+    if (s->ticking)
+        return;
+    if (s->next_arrival == UINT64_MAX || s->paused || s->phase != PH_RUNNING) {
+        shard_set_afd(s, 0);
+        return;
+    }
+    shard_set_afd(s, mono_of(s, s->next_arrival));
+}
+
+void shard_start_ticker(struct shard *s, uint64_t first_us)
+{
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    its.it_value.tv_sec = (time_t)(first_us / 1000000u);
+    its.it_value.tv_nsec = (long)(first_us % 1000000u) * 1000;
+    its.it_interval.tv_nsec = TICK_US * 1000;
+    if (timerfd_settime(s->afd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+        shard_fail(s, "cannot arm the tick timer: %s", strerror(errno));
+        return;
+    }
+    s->armed_us = first_us;
+}
+
+/* Planned peak rate of this shard (per second). */
+double shard_peak_rate(const struct shard *s)
+{
+    double peak = s->prof.start;
+    for (int i = 0; i < s->prof.nseg; i++)
+        if (s->prof.v_end[i] > peak)
+            peak = s->prof.v_end[i];
+    return peak / s->n;
+}
+
+void shard_arrivals(struct shard *s, uint64_t now)
+{
+    uint64_t pt = ptime(s, now);
+    uint64_t horizon = s->prof.length_us;
+    double share = 1.0 / s->n;
+    uint64_t window = pt + (s->ticking ? TICK_US : 0);
+    while (s->next_arrival <= window && s->next_arrival != UINT64_MAX) {
+        uint64_t due = mono_of(s, s->next_arrival);
+        struct vu *v = pop_idle(s);
+        if (!v && s->nvus < s->max_vus)
+            v = shard_vu_new(s);
+        if (v)
+            vu_begin(s, v, due, now);
+        else
+            s->win->dropped_iterations++;
+        s->next_arrival = exec_arrival_next(&s->ctl, &s->prof, share, s->next_arrival, horizon, &s->carry);
+    }
+    shard_arm_arrival(s, now);
+}
+
+void shard_on_arrival(evutil_socket_t fd, short what, void *arg)
+{
+    struct shard *s = arg;
+    uint64_t expirations;
+    (void)what;
+    if (read(fd, &expirations, sizeof expirations) < 0)
+        return; /* EAGAIN: re-armed meanwhile */
+    if (s->ticking) {
+        httpc_loop_poll(s->hl); /* completions first: VUs come free */
+    } else {
+        s->armed_us = 0;
+    }
+    if (s->phase == PH_RUNNING && !s->paused)
+        shard_arrivals(s, clock_now_us());
+}
