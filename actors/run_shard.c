@@ -110,7 +110,7 @@ void shard_check_drained(struct shard *s)
         finish(s);
 }
 
-static void begin_drain(struct shard *s)
+void shard_begin_drain(struct shard *s)
 {
     if (s->phase != PH_RUNNING)
         return;
@@ -135,7 +135,11 @@ static void on_ctl_tick(struct shard *s)
     if (s->phase != PH_RUNNING)
         return;
     if (ptime(s, now) >= s->prof.length_us) {
-        begin_drain(s);
+        /* arrivals due before the end that a late generator has not
+         * released yet start now (timed from their due time), never lost */
+        if (s->open && !s->paused)
+            shard_arrivals(s, now);
+        shard_begin_drain(s);
         return;
     }
     if (s->paused)
@@ -175,7 +179,7 @@ static void apply_control(struct shard *s, const struct run_control *rc)
         }
         break;
     case RUN_OP_STOP:
-        begin_drain(s);
+        shard_begin_drain(s);
         return;
     }
     if (s->phase != PH_RUNNING)
@@ -295,6 +299,8 @@ static void start(struct shard *s, struct shard_start *st)
     s->open = s->prof.open;
     s->max_vus = exec_split_share(s->load->max_vus, s->index, s->n);
     s->vu_quota = exec_split_share(s->load->vus, s->index, s->n);
+    tmpl_rng_seed(s->rng);
+    s->ds_next = s->index; /* dataset rows: shard i takes i, i + n, i + 2n, ... */
     shard_render_requests(s);
 
     int need_tls = 0;
@@ -357,14 +363,12 @@ static void release(struct shard *s)
     for (int i = 0; i < s->nvus; i++) {
         for (int k = 0; k < s->norigins; k++)
             httpc_conn_close(&s->vus[i]->conns[k]);
+        free(s->vus[i]->vars);
+        sbuf_deinit(&s->vus[i]->out);
         free(s->vus[i]);
     }
     free(s->vus);
-    for (int i = 0; s->req && i < s->nsteps; i++)
-        free(s->req[i]);
-    free(s->req);
-    free(s->req_len);
-    free(s->req_flags);
+    shard_render_free(s);
     for (int i = 0; s->origins && i < s->norigins; i++)
         if (s->origins[i].session)
             SSL_SESSION_free(s->origins[i].session);

@@ -41,6 +41,9 @@ struct vu {
     uint32_t sleep_gen;  /* bumped to cancel its entry in the sleep heap */
     int sleeping;        /* in the sleep heap (think time or backoff) */
     SLIST_ENTRY(vu) idle_link;
+    uint32_t num;        /* 1-based, unique in the run ({{vu}}) */
+    struct tmpl_val *vars; /* by symbol index: dataset columns, extractions */
+    struct sbuf out;     /* the request being sent, when rendered per request */
     struct httpc_conn conns[]; /* one per origin */
 };
 
@@ -57,9 +60,14 @@ struct shard {
     SSL_CTX *ssl_ctx;
     struct evdns_base *dns;
     int dns_pending;
-    char **req;               /* pre-rendered request per step */
+    char **req;               /* per step: its bytes when nothing in them varies, else NULL */
     size_t *req_len;
     unsigned *req_flags;
+    struct tmpl *req_t;       /* per step: the request up to the body, compiled */
+    const struct tmpl **req_body; /* per step: a body that varies (sc's), or NULL */
+    struct sbuf scratch;      /* a varying body, rendered before its Content-Length */
+    uint64_t rng[4];          /* builtins' randomness (uuid, random_*) */
+    long ds_next;             /* the next dataset row this shard takes (sequential, unique) */
     struct exec_profile prof;
     struct exec_control ctl;
     int open;
@@ -118,6 +126,9 @@ static inline uint64_t mono_of(const struct shard *s, uint64_t pt)
 void shard_fail(struct shard *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Finish once draining and no VU is in an iteration. */
 void shard_check_drained(struct shard *s);
+/* No new iterations from now on (the end of the load, a stop, rows run
+ * out); in-flight ones get the graceful stop. */
+void shard_begin_drain(struct shard *s);
 
 /* ---- run_vus.c ---- */
 
@@ -142,7 +153,12 @@ double shard_peak_rate(const struct shard *s);
 
 /* ---- run_render.c ---- */
 
-/* Every step's request bytes, once, before the run starts. */
+/* Every step's request, once, before the run starts: bytes when nothing
+ * varies, else compiled templates. */
 void shard_render_requests(struct shard *s);
+/* Step `step`'s request for v: borrowed until its response (static, or
+ * in v's buffer). */
+const char *shard_render(struct shard *s, struct vu *v, int step, size_t *len);
+void shard_render_free(struct shard *s);
 
 #endif

@@ -3,6 +3,7 @@
 #include "run_shard_int.h"
 
 #include "clock.h"
+#include "dataset.h"
 #include "xmalloc.h"
 
 #include <errno.h>
@@ -72,6 +73,8 @@ struct vu *shard_vu_new(struct shard *s)
     int no = s->sc->norigins;
     struct vu *v = xcalloc(1, sizeof *v + (size_t)no * sizeof(struct httpc_conn));
     v->sh = s;
+    v->num = (uint32_t)(s->index + 1 + s->nvus * s->n); /* shards interleave: unique in the run */
+    v->vars = xcalloc((size_t)(s->sc->vars.n ? s->sc->vars.n : 1), sizeof *v->vars);
     for (int i = 0; i < no; i++)
         httpc_conn_init(&v->conns[i], s->hl, &s->origins[i], on_response, v);
     if (s->nvus % 64 == 0)
@@ -101,13 +104,49 @@ static void send_step(struct shard *s, struct vu *v, uint64_t due, uint64_t now)
     const struct script_step *st = &s->sc->steps[v->step];
     v->req_due_us = due;
     const char *needle = st->checks.body_contains;
-    httpc_send(&v->conns[st->origin], s->req[v->step], s->req_len[v->step], now, st->timeout_us,
+    size_t len;
+    const char *req = shard_render(s, v, v->step, &len);
+    httpc_send(&v->conns[st->origin], req, len, now, st->timeout_us,
                needle, needle ? strlen(needle) : 0,
                s->req_flags[v->step] | (st->retry_stale ? 0 : HTTPC_NO_RETRY));
 }
 
+/* The next dataset row into v's variables; -1 when the rows ran out and
+ * the script says stop. */
+static int take_row(struct shard *s, struct vu *v)
+{
+    const struct script_dataset *d = s->sc->dataset;
+    if (!d)
+        return 0;
+    long n = d->rows->nrows, row;
+    if (d->order == ORDER_RANDOM) {
+        row = (long)(tmpl_rng_next(s->rng) % (uint64_t)n);
+    } else {
+        row = s->ds_next;
+        if (row >= n) {
+            if (d->stop)
+                return -1;
+            row %= n;
+        }
+        s->ds_next = row + s->n;
+    }
+    const struct tmpl_val *cells = &d->rows->cells[(size_t)row * (size_t)d->rows->ncols];
+    for (int c = 0; c < d->rows->ncols; c++)
+        v->vars[d->col_var[c]] = cells[c];
+    return 0;
+}
+
 static void vu_begin(struct shard *s, struct vu *v, uint64_t due, uint64_t now)
 {
+    if (take_row(s, v) < 0) {
+        /* this shard's rows are used up: it starts nothing more */
+        if (v->active)
+            shard_vu_park(s, v);
+        else
+            shard_push_idle(s, v);
+        shard_begin_drain(s);
+        return;
+    }
     if (s->open) /* the generator's own lateness: not the target's latency */
         hist_record(&s->win->send_lag, now > due ? now - due : 0);
     if (due > now)
@@ -274,7 +313,7 @@ void shard_closed_adjust(struct shard *s, uint64_t now)
         if (s->target > left)
             s->target = left;
     }
-    while (s->active < s->target) {
+    while (s->active < s->target && s->phase == PH_RUNNING) {
         struct vu *v = pop_idle(s);
         if (!v) {
             if (s->load->executor == EXEC_PER_VU_ITERATIONS && s->nvus >= s->vu_quota)
@@ -348,7 +387,7 @@ void shard_arrivals(struct shard *s, uint64_t now)
     uint64_t horizon = s->prof.length_us;
     double share = 1.0 / s->n;
     uint64_t window = pt + (s->ticking ? TICK_US : 0);
-    while (s->next_arrival <= window && s->next_arrival != UINT64_MAX) {
+    while (s->next_arrival <= window && s->next_arrival != UINT64_MAX && s->phase == PH_RUNNING) {
         uint64_t due = mono_of(s, s->next_arrival);
         struct vu *v = pop_idle(s);
         if (!v && s->nvus < s->max_vus)

@@ -335,7 +335,14 @@ int cli_run_main(int argc, char **argv)
     }
     struct script *sc = NULL;
     struct json_err e = { "", "" };
-    if (script_parse(text, len, &sc, &e) < 0) {
+    char *dir = NULL;
+    if (o.file) { /* a dataset file is read relative to the script */
+        const char *slash = strrchr(o.file, '/');
+        dir = slash ? xstrndup(o.file, slash == o.file ? 1 : (size_t)(slash - o.file)) : xstrdup(".");
+    }
+    rc = script_parse_at(text, len, dir ? dir : ".", &sc, &e);
+    free(dir);
+    if (rc < 0) {
         if (o.file)
             fprintf(stderr, "stampede run: %s: %s\n", o.file, e.message);
         else

@@ -77,3 +77,22 @@ char *sbuf_take(struct sbuf *b, size_t *len)
     b->len = b->cap = 0;
     return s;
 }
+
+char *sbuf_reserve(struct sbuf *b, size_t n)
+{
+    grow(b, n);
+    return b->s + b->len;
+}
+
+void sbuf_commit(struct sbuf *b, size_t n)
+{
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+void sbuf_reset(struct sbuf *b)
+{
+    b->len = 0;
+    if (b->s)
+        b->s[0] = '\0';
+}

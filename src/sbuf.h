@@ -18,6 +18,12 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(pri
 void sbuf_add(struct sbuf *b, const char *data, size_t n);
 void sbuf_adds(struct sbuf *b, const char *s);
 void sbuf_addc(struct sbuf *b, char c);
+/* Room for n more bytes at the end: write up to n bytes at the returned
+ * pointer, then sbuf_commit how many were written. */
+char *sbuf_reserve(struct sbuf *b, size_t n);
+void sbuf_commit(struct sbuf *b, size_t n);
+/* Empty it, keeping the memory (a reused buffer stops allocating). */
+void sbuf_reset(struct sbuf *b);
 /* Hand the text over (never NULL: "" when empty); the caller frees it with
  * free(); b is left empty and reusable. */
 char *sbuf_take(struct sbuf *b, size_t *len);

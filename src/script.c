@@ -436,6 +436,7 @@ static int parse_where(struct script *s, struct script_step *st, yajl_val step, 
         if (script_parse_url(url, &o, &st->target, err, sizeof err) < 0)
             return json_fail(e, path, "%s", err);
         st->origin = intern_origin(s, &o);
+        st->url_given = 1;
         script_origin_deinit(&o);
         return 0;
     }
@@ -558,6 +559,7 @@ static int parse_body(struct script_step *st, yajl_val step, const char *sp, str
     yajl_gen g = json_gen_new();
     gen_value(g, v);
     st->body = json_gen_finish(g, &st->body_len);
+    st->body_json = 1;
     for (int i = 0; i < st->nheaders; i++)
         if (strcasecmp(st->headers[i].name, "Content-Type") == 0)
             return 0;
@@ -654,6 +656,11 @@ static void step_deinit(struct script_step *st)
     free(st->headers);
     free(st->body);
     free(st->checks.body_contains);
+    tmpl_deinit(&st->target_t);
+    for (int i = 0; st->header_t && i < st->nheaders; i++)
+        tmpl_deinit(&st->header_t[i]);
+    free(st->header_t);
+    tmpl_deinit(&st->body_t);
 }
 
 /* ---- load ---- */
@@ -1041,11 +1048,11 @@ static int parse_options(struct script *s, yajl_val root, struct base *b, struct
     return 0;
 }
 
-int script_from_json(yajl_val root, struct script **out, struct json_err *e)
+static int build(yajl_val root, const char *base_dir, struct script **out, struct json_err *e)
 {
     static const char *const keys[] = { "target", "steps", "load", "thresholds",
                                         "insecure_skip_tls_verify", "user_agent", "retry_stale",
-                                        "backoff", NULL };
+                                        "backoff", "dataset", NULL };
     *out = NULL;
     if (!YAJL_IS_OBJECT(root))
         return json_fail(e, "", "expected a JSON object at the top level, got %s",
@@ -1057,7 +1064,8 @@ int script_from_json(yajl_val root, struct script **out, struct json_err *e)
     struct base b = { 0 };
     if (parse_options(s, root, &b, e) < 0 || parse_target(root, &b, e) < 0 ||
         parse_steps(s, root, &b, e) < 0 || parse_load(&s->load, root, e) < 0 ||
-        parse_thresholds(s, root, e) < 0)
+        parse_thresholds(s, root, e) < 0 || script_parse_dataset(s, root, base_dir, e) < 0 ||
+        script_compile_templates(s, e) < 0)
         goto fail;
     script_origin_deinit(&b.origin);
     free(b.prefix);
@@ -1071,15 +1079,26 @@ fail:
     return -1;
 }
 
-int script_parse(const char *json, size_t len, struct script **out, struct json_err *e)
+int script_from_json(yajl_val root, struct script **out, struct json_err *e)
+{
+    return build(root, NULL, out, e);
+}
+
+int script_parse_at(const char *json, size_t len, const char *base_dir, struct script **out,
+                    struct json_err *e)
 {
     *out = NULL;
     yajl_val root = json_parse(json, len, JSON_MAX_DEPTH, e);
     if (!root)
         return -1;
-    int rc = script_from_json(root, out, e);
+    int rc = build(root, base_dir, out, e);
     yajl_tree_free(root);
     return rc;
+}
+
+int script_parse(const char *json, size_t len, struct script **out, struct json_err *e)
+{
+    return script_parse_at(json, len, NULL, out, e);
 }
 
 void script_free(struct script *s)
@@ -1097,5 +1116,7 @@ void script_free(struct script *s)
         threshold_deinit(&s->thresholds[i]);
     free(s->thresholds);
     free(s->user_agent);
+    script_dataset_free(s->dataset);
+    tmpl_syms_deinit(&s->vars);
     free(s);
 }

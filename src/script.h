@@ -8,6 +8,7 @@
 
 #include "json.h"
 #include "threshold.h"
+#include "tmpl.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,12 @@ struct script_step {
     struct script_checks checks;
     int retry_stale;         /* sent again once when a reused keep-alive connection
                                 failed before any answer (default: idempotent methods) */
+    int url_given;           /* the step gave "url" (else "path"): for error paths */
+    int body_json;           /* the body was a JSON object or array */
+    /* compiled {{...}} templates (script_compile_templates) */
+    struct tmpl target_t;    /* percent-encoding values */
+    struct tmpl *header_t;   /* one per header value */
+    struct tmpl body_t;      /* JSON-escaping values when body_json */
 };
 
 /* ---- limits (scripts, live control, the REST API, the CLI) ---- */
@@ -105,6 +112,30 @@ struct script_backoff {
     uint64_t max_us;        /* default 1s */
 };
 
+/* ---- data ---- */
+
+enum script_order {
+    ORDER_SEQUENTIAL, /* rows in file order, shared by all VUs */
+    ORDER_RANDOM,     /* any row, each iteration */
+    ORDER_UNIQUE,     /* each row used by exactly one iteration of the run */
+};
+
+struct dataset;
+struct script;
+
+struct script_dataset {
+    struct dataset *rows;
+    enum script_order order;
+    int stop;                /* on_exhausted: stop (else recycle) */
+    int *col_var;            /* per column: its symbol in script.vars */
+    char *source;            /* the file as given */
+};
+
+void script_dataset_free(struct script_dataset *d);
+/* The "dataset" section (script_data.c). base_dir: where a relative file
+ * is read from; NULL refuses files (the server). */
+int script_parse_dataset(struct script *s, yajl_val root, const char *base_dir, struct json_err *e);
+
 /* ---- the script ---- */
 
 struct script {
@@ -117,15 +148,25 @@ struct script {
     int nthresholds;
     int insecure_skip_tls_verify; /* default 0: certificates are verified */
     struct script_backoff backoff;
+    struct tmpl_syms vars;        /* every variable a template names */
+    struct script_dataset *dataset; /* NULL: none */
+    int dynamic;                  /* some step has a placeholder */
     char *user_agent;             /* default "stampede/<package version>" */
 };
 
 /* Parse and validate. On success *out is a new script (free with
  * script_free); on failure returns -1 with e naming the field. */
 int script_parse(const char *json, size_t len, struct script **out, struct json_err *e);
+/* The same for a script read from a file in base_dir: its dataset file
+ * is read relative to it. */
+int script_parse_at(const char *json, size_t len, const char *base_dir, struct script **out,
+                    struct json_err *e);
 /* Same, from a parsed tree (used by the REST API). */
 int script_from_json(yajl_val root, struct script **out, struct json_err *e);
 void script_free(struct script *s);
+/* Compile every step's templates and check that each variable they read
+ * can be set (script_tmpl.c; called by script_from_json). */
+int script_compile_templates(struct script *s, struct json_err *e);
 
 /* Parse an absolute http(s) URL into origin + request-target. -1 with a
  * message on anything else (other schemes, userinfo, bad port, spaces). */

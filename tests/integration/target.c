@@ -66,6 +66,30 @@ long target_requests(const struct target *t)
     return n;
 }
 
+long target_path_count(const struct target *t, const char *path)
+{
+    struct itest_resp r;
+    itest_http(t->port, "GET", "/__stats", NULL, NULL, 0, 0, &r);
+    ck_assert_int_eq(r.status, 200);
+    const char *p[] = { "by_path", path, NULL };
+    yajl_val v = yajl_tree_get(r.json, p, yajl_t_number);
+    long n = v ? (long)YAJL_GET_INTEGER(v) : 0;
+    itest_resp_free(&r);
+    return n;
+}
+
+long target_distinct_paths(const struct target *t)
+{
+    struct itest_resp r;
+    itest_http(t->port, "GET", "/__stats", NULL, NULL, 0, 0, &r);
+    ck_assert_int_eq(r.status, 200);
+    const char *p[] = { "by_path", NULL };
+    yajl_val v = yajl_tree_get(r.json, p, yajl_t_object);
+    long n = v ? (long)v->u.object.len : 0;
+    itest_resp_free(&r);
+    return n;
+}
+
 void target_reset(const struct target *t)
 {
     struct itest_resp r;

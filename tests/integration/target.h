@@ -17,5 +17,9 @@ void target_stop(struct target *t);
 /* Requests it counted (GET /__stats "requests"). */
 long target_requests(const struct target *t);
 void target_reset(const struct target *t);
+/* Requests it counted for one path (the query left out), and how many
+ * distinct paths it saw. */
+long target_path_count(const struct target *t, const char *path);
+long target_distinct_paths(const struct target *t);
 
 #endif

@@ -141,6 +141,33 @@ START_TEST(top_level_options)
 }
 END_TEST
 
+/* Templates compile at validation; errors name the field; a variable
+ * nothing sets is refused where it is used. */
+START_TEST(templates_compile_and_name_their_field)
+{
+    struct script *s = parse_ok("{" T ",'steps':[{'name':'a','path':'/u/{{uuid}}?n={{random_int:1:9}}',"
+                                "'headers':{'X-Id':'{{vu}}-{{iteration}}'},'method':'POST','body':{'k':'{{random_string:3}}'}},"
+                                "{'name':'b','path':'/static'}]," LV "}");
+    ck_assert_int_eq(s->dynamic, 1);
+    ck_assert_int_eq(s->steps[0].target_t.dynamic, 1);
+    ck_assert_int_eq(s->steps[0].header_t[0].dynamic, 1);
+    ck_assert_int_eq(s->steps[0].body_t.dynamic, 1);
+    ck_assert_int_eq(s->steps[1].target_t.dynamic, 0);
+    script_free(s);
+    s = parse_ok(DOC(""));
+    ck_assert_int_eq(s->dynamic, 0);
+    script_free(s);
+    expect_err(WITH_STEP("{'name':'a','path':'/u/{{uuid'}"), "steps[0].path", "is not closed");
+    expect_err(WITH_STEP("{'name':'a','url':'http://h/{{random_int:3:1}}'}"), "steps[0].url",
+               "greater than the maximum");
+    expect_err(WITH_STEP("{'name':'a','path':'/','headers':{'Authorization':'Bearer {{tokn}}'}}"),
+               "steps[0].headers.Authorization", "unknown variable \"tokn\"");
+    expect_err(WITH_STEP("{'name':'a','path':'/','method':'POST','body':{'x':['{{random_string:0}}']}}"),
+               "steps[0].body", "N from 1 to");
+    expect_err(WITH_STEP("{'name':'a','path':'/','body':'{{who}}'}"), "steps[0].body", "unknown variable \"who\"");
+}
+END_TEST
+
 /* Stale keep-alive retries: idempotent methods by default, POST and PATCH
  * only when asked (per step or for all); backoff on by default. */
 START_TEST(retry_stale_and_backoff)
@@ -1143,6 +1170,7 @@ static Suite *script_suite(void)
     tcase_add_test(tc, minimal_script);
     tcase_add_test(tc, top_level_options);
     tcase_add_test(tc, retry_stale_and_backoff);
+    tcase_add_test(tc, templates_compile_and_name_their_field);
     tcase_add_test(tc, executor_constant_vus);
     tcase_add_test(tc, executor_ramping_vus);
     tcase_add_test(tc, executor_constant_arrival_rate);
