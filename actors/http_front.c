@@ -1,115 +1,24 @@
-/* http_front: libevhtp listener, routing, request guards, async replies. */
-#include "http_front.h"
+/* http_front: the REST front actor — the libevhtp server, its start and
+ * stop, and calls to other actors (a request paused until the reply). */
+#include "http_front_int.h"
 
 #include "api.h"
 #include "assets.h"
 #include "clock.h"
-#include "hex.h"
-#include "idmap.h"
-#include "sbuf.h"
-#include "stats.h"
-#include "ws_gateway.h"
 #include "xmalloc.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
 #include <event2/listener.h>
-/* evhtp.h declares `evhtp_res (*evhtp_hook)()`: not our warning to fix. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstrict-prototypes"
-#include <evhtp.h>
-#pragma GCC diagnostic pop
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 
 #define SWEEP_US 100000u
 
 enum { TAG_SWEEP = 1 };
 
-struct http_front {
-    actor_t *self;
-    evhtp_t *htp;
-    struct router *router;
-    struct http_front_config cfg;
-    char host[64];
-    char version[32];
-    uint16_t port;
-    struct idmap pending;            /* corr -> ctx waiting for a reply */
-    TAILQ_HEAD(, http_ctx) plist;    /* the same, oldest first (deadline order) */
-    struct actor_timer *sweep;
-    int pg_up, redis_up;
-    char pg_detail[200], redis_detail[200];
-    int stopped;
-    uint64_t requests;
-    char *api_token;
-    char live_host[64];
-    struct assets *assets;
-    size_t nroutes;
-    uint64_t (*counts)[STATS_STATUS_SLOTS]; /* [route index, or nroutes: no route][status - 100] */
-    uint64_t unauthorized;
-};
-
-struct qval {
-    char *key, *val;
-    SLIST_ENTRY(qval) link;
-};
-
-struct http_ctx {
-    struct http_front *hf;
-    SLIST_HEAD(, qval) qvals;   /* query values asked for, decoded */
-    evhtp_request_t *req;       /* NULL once evhtp has freed the request */
-    struct route_match match;
-    yajl_val body;
-    http_reply_cb on_reply;
-    uint64_t corr;
-    uint64_t deadline_us;
-    TAILQ_ENTRY(http_ctx) plink;  /* pending list */
-    void *udata;
-    void (*udata_free)(void *);
-    int replied;
-    int paused;
-    int in_callback;
-};
-
-/* ---- contexts ---- */
-
-static void ctx_free(struct http_ctx *c)
-{
-    if (c->req && c->paused)
-        evhtp_request_unset_hook(c->req, evhtp_hook_on_request_fini);
-    if (c->body)
-        yajl_tree_free(c->body);
-    if (c->udata_free)
-        c->udata_free(c->udata);
-    struct qval *q;
-    while ((q = SLIST_FIRST(&c->qvals))) {
-        SLIST_REMOVE_HEAD(&c->qvals, link);
-        free(q->key);
-        free(q->val);
-        free(q);
-    }
-    free(c);
-}
-
-/* Called after a handler or reply callback returns: free the context when
- * it has answered and waits for nothing; a handler that did neither is a
- * bug, answered with 500 rather than a request paused forever. */
-static void ctx_settle(struct http_ctx *c)
-{
-    if (c->corr)
-        return; /* waiting for a reply */
-    if (!c->replied) {
-        alog_error(c->hf->self, "handler for %s returned without replying",
-                   c->match.route ? c->match.route->pattern : "?");
-        http_reply_error(c, 500, "internal", NULL, "internal error");
-    }
-    ctx_free(c);
-}
+/* ---- calls to other actors ---- */
 
 static evhtp_res on_request_fini(evhtp_request_t *r, void *arg)
 {
@@ -118,107 +27,6 @@ static evhtp_res on_request_fini(evhtp_request_t *r, void *arg)
     c->req = NULL; /* the client went away; a late reply goes nowhere */
     return EVHTP_RES_OK;
 }
-
-/* ---- replies ---- */
-
-static void add_header(evhtp_request_t *r, const char *k, const char *v)
-{
-    evhtp_headers_add_header(r->headers_out, evhtp_header_new(k, v, 0, 1));
-}
-
-static void count(struct http_front *hf, const struct route *rt, int status)
-{
-    if (status >= STATS_STATUS_MIN && status < STATS_STATUS_MIN + STATS_STATUS_SLOTS)
-        hf->counts[rt ? rt->index : hf->nroutes][status - STATS_STATUS_MIN]++;
-}
-
-void http_reply_typed(struct http_ctx *c, int status, const char *content_type, const char *body,
-                      size_t len)
-{
-    if (c->replied)
-        return;
-    c->replied = 1;
-    count(c->hf, c->match.route, status);
-    evhtp_request_t *r = c->req;
-    if (!r)
-        return;
-    add_header(r, "Content-Type", content_type);
-    if (len)
-        evbuffer_add(r->buffer_out, body, len);
-    evhtp_send_reply(r, (evhtp_res)status);
-    if (c->paused) {
-        evhtp_request_unset_hook(r, evhtp_hook_on_request_fini);
-        c->paused = 0;
-        c->req = NULL;
-        evhtp_request_resume(r);
-    }
-}
-
-void http_reply(struct http_ctx *c, int status, const char *body, size_t len)
-{
-    http_reply_typed(c, status, "application/json", body, len);
-}
-
-void http_add_header(struct http_ctx *c, const char *name, const char *value)
-{
-    if (c->req && !c->replied)
-        evhtp_headers_add_header(c->req->headers_out, evhtp_header_new(name, value, 1, 1));
-}
-
-void http_reply_doc(struct http_ctx *c, int status, yajl_gen g)
-{
-    size_t len;
-    char *s = json_gen_finish(g, &len);
-    http_reply(c, status, s, len);
-    free(s);
-}
-
-static void vreply_error(evhtp_request_t *r, struct http_ctx *c, int status, const char *code,
-                         const char *field, const char *fmt, va_list ap)
-{
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t len;
-    char *body = json_error_body(code, msg, field, &len);
-    if (c) {
-        http_reply(c, status, body, len);
-    } else {
-        struct http_front *hf = evhtp_request_get_connection(r)->htp->arg;
-        count(hf, NULL, status);
-        add_header(r, "Content-Type", "application/json");
-        evbuffer_add(r->buffer_out, body, len);
-        evhtp_send_reply(r, (evhtp_res)status);
-    }
-    free(body);
-}
-
-void http_reply_error(struct http_ctx *c, int status, const char *code, const char *field,
-                      const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreply_error(c->req, c, status, code, field, fmt, ap);
-    va_end(ap);
-}
-
-/* An error before any context exists (routing, guards). */
-static void raw_error(evhtp_request_t *r, int status, const char *code, const char *field,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void raw_error(evhtp_request_t *r, int status, const char *code, const char *field,
-                      const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreply_error(r, NULL, status, code, field, fmt, ap);
-    va_end(ap);
-}
-
-void http_reply_invalid(struct http_ctx *c, const struct json_err *e)
-{
-    http_reply_error(c, 400, "invalid", e->field, "%s", e->message);
-}
-
-/* ---- calls to other actors ---- */
 
 int http_call(struct http_ctx *c, actor_t *to, msg_t *m, http_reply_cb fn)
 {
@@ -253,7 +61,7 @@ static void on_reply_msg(struct http_front *hf, msg_t *m)
     http_reply_cb fn = c->on_reply;
     c->on_reply = NULL;
     fn(c, m);
-    ctx_settle(c);
+    http_ctx_settle(c);
 }
 
 static void fail_pending(struct http_front *hf, int status, const char *code, const char *why,
@@ -265,319 +73,8 @@ static void fail_pending(struct http_front *hf, int status, const char *code, co
         idmap_del(&hf->pending, c->corr);
         c->corr = 0;
         http_reply_error(c, status, code, NULL, "%s", why);
-        ctx_free(c);
+        http_ctx_free(c);
     }
-}
-
-/* ---- accessors for handlers ---- */
-
-const char *http_param(const struct http_ctx *c, const char *name)
-{
-    return route_param(&c->match, name);
-}
-
-/* Percent-decode a query value ('+' is a space, as in forms); a '%' that
- * does not start a valid escape stays as it is. Caller frees. */
-static char *query_decode(const char *v)
-{
-    size_t n = strlen(v), k = 0;
-    char *out = xmalloc(n + 1);
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (v[i] == '%' && i + 2 < n + 1 && (hi = hex_digit(v[i + 1])) >= 0 && (lo = hex_digit(v[i + 2])) >= 0 &&
-            (hi || lo)) {
-            out[k++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            out[k++] = v[i] == '+' ? ' ' : v[i];
-        }
-    }
-    out[k] = '\0';
-    return out;
-}
-
-const char *http_query(const struct http_ctx *c, const char *key)
-{
-    if (!c->req || !c->req->uri || !c->req->uri->query)
-        return NULL;
-    struct http_ctx *mc = (struct http_ctx *)c; /* the decoded values are a cache */
-    struct qval *q;
-    SLIST_FOREACH(q, &mc->qvals, link)
-        if (strcmp(q->key, key) == 0)
-            return q->val;
-    const char *raw = evhtp_kv_find(c->req->uri->query, key);
-    if (!raw)
-        return NULL;
-    q = xmalloc(sizeof *q);
-    q->key = xstrdup(key);
-    q->val = query_decode(raw);
-    SLIST_INSERT_HEAD(&mc->qvals, q, link);
-    return q->val;
-}
-
-yajl_val http_body(const struct http_ctx *c)
-{
-    return c->body;
-}
-
-actor_t *http_peer(const struct http_ctx *c, enum http_peer which)
-{
-    switch (which) {
-    case HTTP_PEER_STORE: return c->hf->cfg.store;
-    case HTTP_PEER_BUS: return c->hf->cfg.bus;
-    case HTTP_PEER_RUNS: return c->hf->cfg.runs;
-    case HTTP_PEER_SERIES: return c->hf->cfg.series;
-    }
-    return NULL;
-}
-
-struct loop_group *http_loops_group(const struct http_ctx *c)
-{
-    return c->hf->cfg.group;
-}
-
-const struct assets *http_assets(const struct http_ctx *c)
-{
-    return c->hf->assets;
-}
-
-void http_live_info(const struct http_ctx *c, const char **host, unsigned *port, int *auth)
-{
-    const struct http_front *hf = c->hf;
-    *host = hf->live_host;
-    *port = hf->cfg.live ? ws_gateway_port(hf->cfg.live) : 0;
-    *auth = hf->api_token != NULL;
-}
-
-void http_front_metrics(const struct http_ctx *c, struct sbuf *out)
-{
-    const struct http_front *hf = c->hf;
-    sbuf_adds(out, "# HELP stampede_http_requests_total API requests answered, by route and status.\n"
-                   "# TYPE stampede_http_requests_total counter\n");
-    for (size_t i = 0; i <= hf->nroutes; i++) {
-        const struct route *rt = i < hf->nroutes ? router_route(hf->router, i) : NULL;
-        for (int k = 0; k < STATS_STATUS_SLOTS; k++)
-            if (hf->counts[i][k])
-                sbuf_printf(out, "stampede_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-                            rt ? rt->pattern : "unmatched", k + STATS_STATUS_MIN,
-                            (unsigned long long)hf->counts[i][k]);
-    }
-    sbuf_printf(out, "# HELP stampede_http_pending_requests API requests waiting for another actor.\n"
-                     "# TYPE stampede_http_pending_requests gauge\n"
-                     "stampede_http_pending_requests %zu\n", hf->pending.len);
-    sbuf_printf(out, "# HELP stampede_http_unauthorized_total /v1 requests refused for a missing or wrong token.\n"
-                     "# TYPE stampede_http_unauthorized_total counter\n"
-                     "stampede_http_unauthorized_total %llu\n", (unsigned long long)hf->unauthorized);
-    if (hf->cfg.live) {
-        struct wsgw_stats ws = ws_gateway_stats(hf->cfg.live);
-        sbuf_printf(out, "# HELP stampede_live_clients WebSocket clients connected to the live gateway.\n"
-                         "# TYPE stampede_live_clients gauge\nstampede_live_clients %llu\n"
-                         "# HELP stampede_live_writes_total Live messages written to WebSocket clients.\n"
-                         "# TYPE stampede_live_writes_total counter\nstampede_live_writes_total %llu\n"
-                         "# HELP stampede_live_replaced_total Unsent frames replaced by newer ones (slow clients).\n"
-                         "# TYPE stampede_live_replaced_total counter\nstampede_live_replaced_total %llu\n"
-                         "# HELP stampede_live_closed_slow_total Clients closed for falling behind.\n"
-                         "# TYPE stampede_live_closed_slow_total counter\nstampede_live_closed_slow_total %llu\n"
-                         "# HELP stampede_live_refused_total Upgrades refused (path or token).\n"
-                         "# TYPE stampede_live_refused_total counter\nstampede_live_refused_total %llu\n",
-                    (unsigned long long)ws.clients, (unsigned long long)ws.writes,
-                    (unsigned long long)ws.replaced, (unsigned long long)ws.closed_slow,
-                    (unsigned long long)ws.refused);
-    }
-    sbuf_printf(out, "# HELP stampede_dependency_up 1 when the dependency is reachable.\n"
-                     "# TYPE stampede_dependency_up gauge\n"
-                     "stampede_dependency_up{dependency=\"postgres\"} %d\n"
-                     "stampede_dependency_up{dependency=\"redis\"} %d\n", hf->pg_up, hf->redis_up);
-}
-
-int http_dep_up(const struct http_ctx *c, enum dep_kind dep)
-{
-    return dep == DEP_POSTGRES ? c->hf->pg_up : c->hf->redis_up;
-}
-
-const char *http_dep_detail(const struct http_ctx *c, enum dep_kind dep)
-{
-    return dep == DEP_POSTGRES ? c->hf->pg_detail : c->hf->redis_detail;
-}
-
-int http_loops(const struct http_ctx *c)
-{
-    return c->hf->cfg.loops;
-}
-
-const char *http_version(const struct http_ctx *c)
-{
-    return c->hf->version;
-}
-
-void http_set_udata(struct http_ctx *c, void *data, void (*free_fn)(void *))
-{
-    if (c->udata_free && c->udata != data)
-        c->udata_free(c->udata); /* a later step of the request replaces it */
-    c->udata = data;
-    c->udata_free = free_fn;
-}
-
-void *http_udata(const struct http_ctx *c)
-{
-    return c->udata;
-}
-
-void http_route(struct router *r, unsigned methods, const char *pattern, http_handler_cb fn,
-                unsigned flags)
-{
-    router_add(r, methods, pattern, (void *)fn, flags);
-}
-
-/* ---- request guards ---- */
-
-static int over_limit(struct http_front *hf, uint64_t n)
-{
-    return n > hf->cfg.max_body_bytes;
-}
-
-static void reject_too_large(struct http_front *hf, evhtp_request_t *r)
-{
-    add_header(r, "Connection", "close");
-    raw_error(r, 413, "body_too_large", NULL, "request body exceeds the limit of %llu bytes",
-              (unsigned long long)hf->cfg.max_body_bytes);
-}
-
-/* Known length over the limit: answer 413 before reading the body
- * (evhtp itself would only close the connection). */
-static evhtp_res on_headers(evhtp_request_t *r, evhtp_headers_t *hdrs, void *arg)
-{
-    struct http_front *hf = arg;
-    const char *cl = evhtp_kv_find(hdrs, "Content-Length");
-    if (cl) {
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull(cl, &end, 10);
-        if (errno || *end || end == cl || over_limit(hf, n)) {
-            reject_too_large(hf, r);
-            return EVHTP_RES_OK;
-        }
-    }
-    return EVHTP_RES_OK;
-}
-
-/* Chunked bodies carry no length: count them as they arrive. */
-static evhtp_res on_read(evhtp_request_t *r, struct evbuffer *buf, void *arg)
-{
-    struct http_front *hf = arg;
-    if (r->flags & EVHTP_REQ_FLAG_FINISHED)
-        return EVHTP_RES_OK;
-    if (over_limit(hf, (uint64_t)evbuffer_get_length(r->buffer_in) + evbuffer_get_length(buf))) {
-        evbuffer_drain(buf, evbuffer_get_length(buf));
-        reject_too_large(hf, r);
-    }
-    return EVHTP_RES_OK;
-}
-
-static evhtp_res on_accept(evhtp_connection_t *conn, void *arg)
-{
-    evhtp_connection_set_hook(conn, evhtp_hook_on_headers, (evhtp_hook)on_headers, arg);
-    evhtp_connection_set_hook(conn, evhtp_hook_on_read, (evhtp_hook)on_read, arg);
-    return EVHTP_RES_OK;
-}
-
-static int is_json_type(const char *ct)
-{
-    if (!ct)
-        return 0;
-    while (*ct == ' ')
-        ct++;
-    size_t n = strcspn(ct, "; \t");
-    return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
-}
-
-static void allow_header(evhtp_request_t *r, unsigned mask)
-{
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } names[] = { { HTTP_GET, "GET" }, { HTTP_HEAD, "HEAD" }, { HTTP_POST, "POST" },
-                  { HTTP_PUT, "PUT" }, { HTTP_PATCH, "PATCH" }, { HTTP_DELETE, "DELETE" } };
-    char buf[128] = "";
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (mask & names[i].bit) {
-            if (buf[0])
-                strcat(buf, ", ");
-            strcat(buf, names[i].name);
-        }
-    }
-    add_header(r, "Allow", buf);
-}
-
-/* "Bearer <token>", compared in constant time (for a given length). */
-static int token_ok(const struct http_front *hf, const char *auth)
-{
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
-        return 0;
-    const char *t = auth + 7;
-    while (*t == ' ')
-        t++;
-    size_t n = strlen(t), want = strlen(hf->api_token);
-    unsigned char diff = (unsigned char)(n != want);
-    for (size_t i = 0; i < want; i++)
-        diff |= (unsigned char)(hf->api_token[i] ^ (i < n ? t[i] : 0));
-    return diff == 0;
-}
-
-static void on_request(evhtp_request_t *r, void *arg)
-{
-    struct http_front *hf = arg;
-    hf->requests++;
-    if (r->flags & EVHTP_REQ_FLAG_FINISHED)
-        return; /* already answered by a guard (413) */
-    if (hf->stopped) {
-        raw_error(r, 503, "shutting_down", NULL, "the server is shutting down");
-        return;
-    }
-    htp_method method = evhtp_request_get_method(r);
-    const char *path = r->uri && r->uri->path && r->uri->path->full ? r->uri->path->full : "/";
-    struct route_match match;
-    int rc = method < 32 ? router_match(hf->router, (unsigned)method, path, &match)
-                         : ROUTER_NOT_FOUND;
-    if (rc == ROUTER_NOT_FOUND) {
-        raw_error(r, 404, "not_found", NULL, "no route for %s", path);
-        return;
-    }
-    if (rc == ROUTER_METHOD) {
-        allow_header(r, match.allowed);
-        raw_error(r, 405, "method_not_allowed", NULL, "%s does not allow this method", path);
-        return;
-    }
-    if (hf->api_token && (strncmp(path, "/v1/", 4) == 0 || strcmp(path, "/v1") == 0) &&
-        !token_ok(hf, evhtp_kv_find(r->headers_in, "Authorization"))) {
-        hf->unauthorized++;
-        add_header(r, "WWW-Authenticate", "Bearer");
-        raw_error(r, 401, "unauthorized", NULL, "this API needs Authorization: Bearer <token>");
-        return;
-    }
-    struct http_ctx *c = xcalloc(1, sizeof *c);
-    c->hf = hf;
-    c->req = r;
-    c->match = match;
-    int has_body = evbuffer_get_length(r->buffer_in) > 0;
-    if ((match.route->flags & HTTP_JSON_BODY) || ((match.route->flags & HTTP_JSON_OPTIONAL) && has_body)) {
-        if (!is_json_type(evhtp_kv_find(r->headers_in, "Content-Type"))) {
-            http_reply_error(c, 415, "unsupported_media_type", NULL,
-                             "the body must be JSON (Content-Type: application/json)");
-            ctx_free(c);
-            return;
-        }
-        size_t len = evbuffer_get_length(r->buffer_in);
-        struct json_err e = { "", "" };
-        c->body = json_parse((const char *)evbuffer_pullup(r->buffer_in, -1), len, JSON_MAX_DEPTH, &e);
-        if (!c->body) {
-            http_reply_error(c, 400, "malformed_json", e.field[0] ? e.field : NULL, "%s", e.message);
-            ctx_free(c);
-            return;
-        }
-    }
-    ((http_handler_cb)match.route->handler)(c);
-    ctx_settle(c);
 }
 
 /* ---- the actor ---- */
@@ -666,8 +163,8 @@ actor_t *http_front_new(struct loop *l, const struct http_front_config *cfg, cha
         goto fail;
     }
     /* Guards answer 413 themselves; evhtp's own limit would just close. */
-    evhtp_set_gencb(hf->htp, on_request, hf);
-    evhtp_set_post_accept_cb(hf->htp, on_accept, hf);
+    evhtp_set_gencb(hf->htp, http_front_on_request, hf);
+    evhtp_set_post_accept_cb(hf->htp, http_front_on_accept, hf);
     struct timeval idle = { 60, 0 };
     evhtp_set_timeouts(hf->htp, &idle, &idle);
     char addr[80];

@@ -1,6 +1,8 @@
-/* store: pool of async libpq connections, query queue, migrations,
- * reconnect with backoff, and fail-fast while the database is down. */
-#include "store.h"
+/* store: the PostgreSQL actor — its pool of async libpq connections,
+ * reconnect with backoff, migrations, the report to watchers and stopping.
+ * Queries (queue, dispatch, fail-fast while the database is down) are in
+ * store_query.c. */
+#include "store_int.h"
 
 #include "clock.h"
 #include "migrations.h"
@@ -8,145 +10,17 @@
 #include "status.h"
 #include "xmalloc.h"
 
-#include <event2/dns.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define QUEUE_MAX 2048
 #define BACKOFF_MIN_US 100000u
 #define BACKOFF_MAX_US 2000000u
 #define SWEEP_US 100000u
-#define PING_EVERY_US 2000000u
-#define MAX_WATCHERS 16
 
 enum { TAG_START = 1, TAG_SWEEP, TAG_FINISH, TAG_RETRY = 100 };
 
-struct slot {
-    struct store *st;
-    int idx;
-    struct pg_conn *pg;
-    struct store_query *job;  /* running query, or NULL */
-    int pinging;              /* running the keep-alive ping */
-    int timed_out;            /* the job's deadline passed: reset on purpose */
-    int was_up;               /* last reported PG_READY (not yet PG_DOWN) */
-    int reset_on_purpose;     /* we dropped it (deadline): the server may be fine */
-    uint64_t deadline_us;     /* of the job or ping */
-    uint64_t last_used_us;
-    uint64_t backoff_us;
-    struct actor_timer *retry;
-};
-
-struct store {
-    actor_t *self;
-    char *dsn;
-    uint64_t timeout_us;
-    actor_t *supervisor;
-    struct evdns_base *dns;
-    struct slot *slots;
-    int nslots;
-    struct store_query *qhead, *qtail;
-    int qlen;
-    int migrated;
-    int migrating;          /* a pg_migrate runs on some slot */
-    int up;                 /* last state told to watchers */
-    int probing;            /* the whole pool was lost while up: queries wait
-                               for the first reconnect attempt to tell */
-    char last_error[200];
-    char told[200];         /* the last reason watchers were given while down */
-    actor_t *watchers[MAX_WATCHERS];
-    int nwatchers;
-    struct actor_timer *start, *sweep, *finish;
-    msg_t *stop_req;        /* MSG_STOP being served */
-    uint64_t n_queries, n_failed, n_retried, n_reconnects;
-    int stopped;            /* resources released; queries fail at once */
-};
-
 static void store_handle(actor_t *self, msg_t *m);
-
-struct store_query *store_query_new(void)
-{
-    return MSG_NEW(MSG_STORE_QUERY, struct store_query);
-}
-
-static void query_dtor(msg_t *m)
-{
-    struct store_query *q = (struct store_query *)m;
-    for (int i = 0; i < q->n; i++) {
-        free(q->stmt[i].sql);
-        for (int k = 0; k < q->stmt[i].nparams; k++)
-            free(q->stmt[i].params[k]);
-    }
-}
-
-int store_query_add(struct store_query *q, const char *sql, int nparams, const char *const *params)
-{
-    if (q->n >= PG_MAX_STMTS || nparams < 0 || nparams > STORE_MAX_PARAMS)
-        return -1;
-    q->m.dtor = query_dtor;
-    q->stmt[q->n].sql = xstrdup(sql);
-    q->stmt[q->n].nparams = nparams;
-    for (int k = 0; k < nparams; k++)
-        q->stmt[q->n].params[k] = params[k] ? xstrdup(params[k]) : NULL;
-    q->n++;
-    return 0;
-}
-
-struct store_query *store_query_clone(const struct store_query *q)
-{
-    struct store_query *c = store_query_new();
-    for (int i = 0; i < q->n; i++)
-        store_query_add(c, q->stmt[i].sql, q->stmt[i].nparams,
-                        (const char *const *)q->stmt[i].params);
-    return c;
-}
-
-static void result_dtor(msg_t *m)
-{
-    struct store_result *r = (struct store_result *)m;
-    free(r->error);
-    for (int i = 0; i < r->n; i++)
-        if (r->res[i])
-            PQclear(r->res[i]);
-}
-
-int store_status_http(enum store_status st)
-{
-    switch (st) {
-    case STORE_OK: return 200;
-    case STORE_EUNAVAILABLE: return 503;
-    case STORE_ETIMEOUT: return 503;
-    case STORE_ECONFLICT: return 409;
-    case STORE_EINVALID: return 400;
-    case STORE_EFAILED: return 500;
-    }
-    return 500;
-}
-
-const char *store_status_code(enum store_status st)
-{
-    switch (st) {
-    case STORE_OK: return "ok";
-    case STORE_EUNAVAILABLE: return "database_unavailable";
-    case STORE_ETIMEOUT: return "database_timeout";
-    case STORE_ECONFLICT: return "conflict";
-    case STORE_EINVALID: return "invalid";
-    case STORE_EFAILED: return "database_error";
-    }
-    return "database_error";
-}
-
-/* Answer a query with a failure and free it. */
-static void fail_query(struct store_query *q, enum store_status status, const char *why)
-{
-    struct store_result *r = MSG_NEW(MSG_STORE_RESULT, struct store_result);
-    r->m.dtor = result_dtor;
-    r->status = status;
-    r->failed = -1;
-    r->error = xstrdup(why);
-    actor_reply(&q->m, &r->m);
-    msg_free(&q->m);
-}
 
 static int slot_usable(const struct slot *s)
 {
@@ -176,149 +50,7 @@ static void report(struct store *st)
         dep_status_send(st->watchers[i], DEP_POSTGRES, up, up ? "" : st->last_error);
 }
 
-static void fail_all_queued(struct store *st, enum store_status status, const char *why)
-{
-    struct store_query *q = st->qhead;
-    st->qhead = st->qtail = NULL;
-    st->qlen = 0;
-    while (q) {
-        struct store_query *next = q->next;
-        fail_query(q, status, why);
-        q = next;
-    }
-}
-
-static void maybe_finish_stop(struct store *st);
-static void pump(struct store *st);
-static int any_result(const struct pg_outcome *o);
 static void drop_idle_peers(struct store *st, struct slot *lost);
-
-static void on_job_done(struct pg_conn *c, struct pg_outcome *o, void *arg)
-{
-    struct slot *s = arg;
-    struct store *st = s->st;
-    (void)c;
-    s->last_used_us = clock_now_us();
-    if (s->pinging) {
-        s->pinging = 0;
-    } else if (s->job && o->conn_lost && !s->timed_out && !st->stop_req &&
-               s->job->attempts < 2 && !any_result(o)) {
-        /* Nothing came back: the server never ran it. Once more, at the
-         * head of the queue, on whatever connection is up next. */
-        struct store_query *q = s->job;
-        s->job = NULL;
-        alog_info(st->self, "%s lost before answering; sending the query again", pg_conn_tag(s->pg));
-        st->n_retried++;
-        q->next = st->qhead;
-        st->qhead = q;
-        if (!st->qtail)
-            st->qtail = q;
-        st->qlen++;
-    } else if (s->job) {
-        struct store_query *q = s->job;
-        s->job = NULL;
-        struct store_result *r = MSG_NEW(MSG_STORE_RESULT, struct store_result);
-        r->m.dtor = result_dtor;
-        r->n = o->n;
-        r->failed = o->failed;
-        memcpy(r->sqlstate, o->sqlstate, sizeof r->sqlstate);
-        for (int i = 0; i < o->n; i++) {
-            r->res[i] = o->res[i]; /* take ownership */
-            o->res[i] = NULL;
-        }
-        if (o->ok) {
-            r->status = STORE_OK;
-        } else if (s->timed_out) {
-            r->status = STORE_ETIMEOUT;
-            r->error = xstrdup("the database did not answer in time");
-        } else if (o->conn_lost) {
-            r->status = STORE_EUNAVAILABLE;
-            r->error = xasprintf("database connection lost: %s", o->error ? o->error : "");
-        } else {
-            const char *ss = o->sqlstate;
-            if (strcmp(ss, "23505") == 0)
-                r->status = STORE_ECONFLICT;
-            else if (strncmp(ss, "22", 2) == 0 || strncmp(ss, "23", 2) == 0)
-                r->status = STORE_EINVALID;
-            else if (strncmp(ss, "08", 2) == 0 || strncmp(ss, "57", 2) == 0)
-                r->status = STORE_EUNAVAILABLE;
-            else
-                r->status = STORE_EFAILED;
-            r->error = xstrdup(o->error ? o->error : "query failed");
-            if (r->status == STORE_EFAILED)
-                alog_error(st->self, "query failed: %s (SQLSTATE %s)", r->error, ss);
-        }
-        st->n_queries++;
-        st->n_failed += r->status != STORE_OK;
-        actor_reply(&q->m, &r->m);
-        msg_free(&q->m);
-    }
-    s->timed_out = 0;
-    if (pg_conn_state(s->pg) == PG_READY)
-        pump(st);
-    maybe_finish_stop(st);
-}
-
-/* 1 if the server answered anything: a result that is not the report of
- * the connection breaking — libpq's own (no SQLSTATE) or the server's
- * farewell (class 08 connection exception, 57 operator intervention such
- * as 57P01 "terminating connection due to administrator command"), which
- * replaces the answer: the statement did not complete, nothing committed. */
-static int any_result(const struct pg_outcome *o)
-{
-    for (int i = 0; i < o->n; i++) {
-        if (!o->res[i])
-            continue;
-        if (PQresultStatus(o->res[i]) != PGRES_FATAL_ERROR)
-            return 1;
-        const char *ss = PQresultErrorField(o->res[i], PG_DIAG_SQLSTATE);
-        if (ss && strncmp(ss, "08", 2) != 0 && strncmp(ss, "57", 2) != 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int exec_on(struct slot *s, struct store_query *q)
-{
-    struct pg_stmt stmts[PG_MAX_STMTS];
-    for (int i = 0; i < q->n; i++) {
-        stmts[i].sql = q->stmt[i].sql;
-        stmts[i].nparams = q->stmt[i].nparams;
-        stmts[i].params = (const char *const *)q->stmt[i].params;
-    }
-    if (pg_conn_exec(s->pg, stmts, q->n, 0, on_job_done, s) < 0)
-        return -1;
-    q->attempts++;
-    s->job = q;
-    s->deadline_us = q->deadline_us;
-    return 0;
-}
-
-/* Hand queued queries to idle connections. */
-static void pump(struct store *st)
-{
-    if (!st->migrated)
-        return;
-    for (int i = 0; i < st->nslots && st->qhead; i++) {
-        struct slot *s = &st->slots[i];
-        if (pg_conn_state(s->pg) != PG_READY || s->job || s->pinging)
-            continue;
-        struct store_query *q = st->qhead;
-        st->qhead = q->next;
-        if (!st->qhead)
-            st->qtail = NULL;
-        st->qlen--;
-        q->next = NULL;
-        if (exec_on(s, q) < 0) {
-            /* put it back at the head; the slot reports itself down soon */
-            q->next = st->qhead;
-            st->qhead = q;
-            if (!st->qtail)
-                st->qtail = q;
-            st->qlen++;
-        }
-    }
-}
 
 static void on_migrated(enum pg_migrate_status ms, const char *message, int applied, void *arg)
 {
@@ -331,7 +63,7 @@ static void on_migrated(enum pg_migrate_status ms, const char *message, int appl
         st->migrated = 1;
         st->probing = 0;
         report(st);
-        pump(st);
+        store_pump(st);
         break;
     case PG_MIGRATE_CONN_LOST:
         alog_warn(st->self, "%s; will retry", message);
@@ -349,7 +81,7 @@ static void on_migrated(enum pg_migrate_status ms, const char *message, int appl
     }
     }
     (void)applied;
-    maybe_finish_stop(st);
+    store_maybe_finish_stop(st);
 }
 
 static void start_migrations(struct store *st, struct slot *s)
@@ -379,7 +111,7 @@ static void on_pg_state(struct pg_conn *c, enum pg_state state, const char *why,
         if (!st->migrated && !st->migrating)
             start_migrations(st, s);
         else
-            pump(st);
+            store_pump(st);
     } else if (state == PG_DOWN) {
         int was_up = s->was_up, on_purpose = s->reset_on_purpose;
         s->was_up = 0;
@@ -401,14 +133,14 @@ static void on_pg_state(struct pg_conn *c, enum pg_state state, const char *why,
         for (int i = 0; i < st->nslots; i++)
             any |= slot_usable(&st->slots[i]);
         if (any) {
-            pump(st); /* a query sent again after a lost connection */
+            store_pump(st); /* a query sent again after a lost connection */
         } else if (was_up && !on_purpose && !st->stop_req) {
             /* Connections were killed, or the server went: queries wait for
              * the first reconnect (BACKOFF_MIN_US away) to tell which. */
             st->probing = 1;
         } else {
             st->probing = 0;
-            fail_all_queued(st, STORE_EUNAVAILABLE, st->last_error);
+            store_fail_all_queued(st, STORE_EUNAVAILABLE, st->last_error);
         }
         if (!any) {
             /* The server that answers next may not be the one we migrated. */
@@ -418,7 +150,7 @@ static void on_pg_state(struct pg_conn *c, enum pg_state state, const char *why,
         }
     }
     report(st);
-    maybe_finish_stop(st);
+    store_maybe_finish_stop(st);
 }
 
 /* One connection found the server gone: the idle ones were talking to the
@@ -430,64 +162,6 @@ static void drop_idle_peers(struct store *st, struct slot *lost)
         if (o != lost && pg_conn_state(o->pg) == PG_READY && !o->job && !o->pinging)
             pg_conn_reset(o->pg, "another connection to the same server was lost");
     }
-}
-
-static void sweep(struct store *st)
-{
-    uint64_t now = clock_now_us();
-    while (st->qhead && st->qhead->deadline_us <= now) {
-        struct store_query *q = st->qhead;
-        st->qhead = q->next;
-        if (!st->qhead)
-            st->qtail = NULL;
-        st->qlen--;
-        fail_query(q, STORE_ETIMEOUT, "the database did not answer in time");
-    }
-    for (int i = 0; i < st->nslots; i++) {
-        struct slot *s = &st->slots[i];
-        enum pg_state ps = pg_conn_state(s->pg);
-        if (ps == PG_BUSY && (s->job || s->pinging) && s->deadline_us <= now) {
-            s->timed_out = 1;
-            s->reset_on_purpose = 1;
-            alog_warn(st->self, "%s: %s past its deadline; reconnecting", pg_conn_tag(s->pg),
-                      s->pinging ? "ping" : "query");
-            snprintf(st->last_error, sizeof st->last_error, "the database stopped answering");
-            pg_conn_reset(s->pg, "the database stopped answering");
-        } else if (ps == PG_READY && !s->job && st->migrated &&
-                   now - s->last_used_us >= PING_EVERY_US) {
-            /* An idle connection to a frozen server would look healthy forever. */
-            struct pg_stmt ping = { "SELECT 1", 0, NULL };
-            if (pg_conn_exec(s->pg, &ping, 1, 0, on_job_done, s) == 0) {
-                s->pinging = 1;
-                s->deadline_us = now + PING_EVERY_US;
-            }
-        }
-    }
-}
-
-static void handle_query(struct store *st, struct store_query *q)
-{
-    if (st->stop_req) {
-        fail_query(q, STORE_EUNAVAILABLE, "the server is shutting down");
-        return;
-    }
-    if (!st->up && !st->probing) {
-        fail_query(q, STORE_EUNAVAILABLE, st->last_error[0] ? st->last_error : "database unavailable");
-        return;
-    }
-    if (st->qlen >= QUEUE_MAX) {
-        fail_query(q, STORE_EUNAVAILABLE, "too many queries waiting for the database");
-        return;
-    }
-    q->next = NULL;
-    q->deadline_us = clock_now_us() + st->timeout_us;
-    if (st->qtail)
-        st->qtail->next = q;
-    else
-        st->qhead = q;
-    st->qtail = q;
-    st->qlen++;
-    pump(st);
 }
 
 /* Stopping: once no query runs, tear down from a timer, never from inside
@@ -502,7 +176,7 @@ static int stop_ready(const struct store *st)
     return 1;
 }
 
-static void maybe_finish_stop(struct store *st)
+void store_maybe_finish_stop(struct store *st)
 {
     if (stop_ready(st) && !actor_timer_pending(st->finish))
         actor_timer_start(st->finish, 0, 0);
@@ -568,7 +242,7 @@ static void store_handle(actor_t *self, msg_t *m)
     struct store *st = actor_state(self);
     if (st->stopped) {
         if (m->type == MSG_STORE_QUERY)
-            fail_query((struct store_query *)m, STORE_EUNAVAILABLE, "the server is shutting down");
+            store_fail_query((struct store_query *)m, STORE_EUNAVAILABLE, "the server is shutting down");
         else if (m->type == MSG_STOP)
             actor_reply(m, msg_new(MSG_STOPPED, sizeof(msg_t))), msg_free(m);
         else
@@ -587,14 +261,14 @@ static void store_handle(actor_t *self, msg_t *m)
                 pg_conn_connect(s->pg);
             }
         } else if (t->tag == TAG_SWEEP) {
-            sweep(st);
+            store_sweep(st);
         } else if (t->tag == TAG_FINISH && stop_ready(st)) {
             finish_stop(st);
         }
         return; /* timer messages are static */
     }
     case MSG_STORE_QUERY:
-        handle_query(st, (struct store_query *)m);
+        store_handle_query(st, (struct store_query *)m);
         return;
     case MSG_STORE_STATS_GET: {
         struct store_stats *ss = MSG_NEW(MSG_STORE_STATS, struct store_stats);
@@ -627,9 +301,9 @@ static void store_handle(actor_t *self, msg_t *m)
         }
         st->stop_req = m;
         snprintf(st->last_error, sizeof st->last_error, "the server is shutting down");
-        fail_all_queued(st, STORE_EUNAVAILABLE, "the server is shutting down");
+        store_fail_all_queued(st, STORE_EUNAVAILABLE, "the server is shutting down");
         report(st);
-        maybe_finish_stop(st);
+        store_maybe_finish_stop(st);
         return;
     default:
         alog_warn(self, "unexpected message type %u", m->type);
