@@ -76,7 +76,7 @@ static struct slot *slot_get(struct mrun *r, uint32_t second)
         return *pp;
     struct slot *s = xcalloc(1, sizeof *s);
     s->second = second;
-    s->w = stats_window_new(r->sc->nsteps);
+    s->w = stats_window_new(r->sc->nsteps, r->sc->nmain);
     s->span = xcalloc((size_t)r->nshards, sizeof *s->span);
     s->measured = xcalloc((size_t)r->nshards, sizeof *s->measured);
     s->next = *pp;
@@ -250,7 +250,7 @@ static void on_window(struct metrics *m, struct shard_window *w)
     if (m->series) {
         int k = w->warmup ? 1 : 0;
         if (!s->part[k])
-            s->part[k] = stats_window_new(r->sc->nsteps);
+            s->part[k] = stats_window_new(r->sc->nsteps, r->sc->nmain);
         merge_gauged(s->part[k], w);
     }
     s->span[w->shard] += w->span_us;
@@ -280,7 +280,7 @@ static void on_begin(struct metrics *m, struct metrics_begin *b)
     r->supervisor = b->supervisor;
     r->next_second = xcalloc((size_t)r->nshards, sizeof *r->next_second);
     r->last = xcalloc((size_t)r->nshards, sizeof *r->last);
-    r->cum = stats_window_new(r->sc->nsteps);
+    r->cum = stats_window_new(r->sc->nsteps, r->sc->nmain);
     snprintf(r->label, sizeof r->label, "%s", b->label);
     snprintf(r->script_id, sizeof r->script_id, "%s", b->script_id);
     snprintf(r->script_name, sizeof r->script_name, "%s", b->script_name);

@@ -37,7 +37,7 @@ static void send_window(struct shard *s, uint64_t now, int partial, int last)
     s->active_peak = s->active;
     s->win->vus_max = (uint32_t)s->nvus;
     w->w = s->win;
-    s->win = stats_window_new(s->sc->nsteps);
+    s->win = stats_window_new(s->sc->nsteps, s->sc->nmain);
     s->win_start_us = now;
     /* Urgent: metrics must see every window, and there is one per second. */
     if (actor_send_urgent(s->metrics, &w->m) < 0) {
@@ -65,7 +65,7 @@ static void finish(struct shard *s)
         struct vu *v = s->vus[i];
         if (!v->active)
             continue;
-        s->win->interrupted_iterations++;
+        s->win->interrupted_iterations += v->stage == VS_ITER || v->stage == VS_SETUP;
         v->active = 0;
         shard_sleep_cancel(v);
         for (int k = 0; k < s->sc->norigins; k++)
@@ -121,11 +121,12 @@ void shard_begin_drain(struct shard *s)
      * backing off inside an iteration finishes it within the grace */
     for (int i = 0; i < s->nvus; i++) {
         struct vu *v = s->vus[i];
-        if (v->sleeping && v->step >= s->sc->nsteps) {
+        if (v->sleeping && v->stage == VS_BETWEEN) {
             shard_sleep_cancel(v);
             shard_vu_park(s, v);
         }
     }
+    shard_teardown_idle(s, clock_now_us());
     shard_check_drained(s);
 }
 
@@ -279,7 +280,7 @@ static void start(struct shard *s, struct shard_start *st)
     s->ctl_tick = actor_timer_new(s->self, TAG_CTL);
     s->grace = actor_timer_new(s->self, TAG_GRACE);
     s->warmup = actor_timer_new(s->self, TAG_WARMUP);
-    s->win = stats_window_new(s->sc->nsteps);
+    s->win = stats_window_new(s->sc->nsteps, s->sc->nmain);
     s->sleep_ev = evtimer_new(base, shard_on_sleep, s);
     minheap_init(&s->sleepers);
     s->afd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -30,6 +30,10 @@ enum phase { PH_INIT, PH_RUNNING, PH_DRAINING, PH_DONE };
 
 struct shard;
 
+/* Where a VU is: between iterations (idle, sleeping, retired), or in
+ * its setup, an iteration, or its teardown. */
+enum vu_stage { VS_BETWEEN, VS_SETUP, VS_ITER, VS_TEARDOWN };
+
 struct vu {
     struct shard *sh;
     int step;
@@ -42,6 +46,9 @@ struct vu {
     int sleeping;        /* in the sleep heap (think time or backoff) */
     SLIST_ENTRY(vu) idle_link;
     uint32_t num;        /* 1-based, unique in the run ({{vu}}) */
+    uint8_t stage;       /* enum vu_stage */
+    uint8_t setup_done;  /* ran its setup (or has none and began an iteration) */
+    uint8_t torn_down;   /* ran its teardown */
     struct tmpl_val *vars; /* by symbol index: dataset columns, extractions */
     struct sbuf out;     /* the request being sent, when rendered per request */
     struct httpc_conn conns[]; /* one per origin */
@@ -138,6 +145,9 @@ void shard_push_idle(struct shard *s, struct vu *v);
 void shard_vu_park(struct shard *s, struct vu *v);
 /* Take a sleeping VU out of think time or backoff. */
 void shard_sleep_cancel(struct vu *v);
+/* Draining: the idle VUs that ran a setup or an iteration run their
+ * teardown now (the others stay idle). */
+void shard_teardown_idle(struct shard *s, uint64_t now);
 void shard_on_sleep(evutil_socket_t fd, short what, void *arg);
 /* Closed model: bring the active VUs up to the target. */
 void shard_closed_adjust(struct shard *s, uint64_t now);

@@ -157,8 +157,50 @@ static void vu_begin(struct shard *s, struct vu *v, uint64_t due, uint64_t now)
             s->active_peak = s->active;
     }
     v->iter_due_us = due;
-    v->step = 0;
+    if (s->sc->nsetup && !v->setup_done) {
+        /* its setup first; the iteration is still timed from its due time */
+        v->stage = VS_SETUP;
+        v->step = s->sc->nmain;
+    } else {
+        v->setup_done = 1;
+        v->stage = VS_ITER;
+        v->step = 0;
+    }
     send_step(s, v, due, now);
+}
+
+static int wants_teardown(const struct shard *s, const struct vu *v)
+{
+    return s->sc->nteardown && !v->torn_down && v->setup_done;
+}
+
+/* The VU (active, out of any list) runs its teardown steps. */
+static void teardown(struct shard *s, struct vu *v, uint64_t now)
+{
+    v->stage = VS_TEARDOWN;
+    v->step = s->sc->nmain + s->sc->nsetup;
+    send_step(s, v, now, now);
+}
+
+void shard_teardown_idle(struct shard *s, uint64_t now)
+{
+    if (!s->sc->nteardown)
+        return;
+    struct vu *keep = NULL, *v;
+    while ((v = pop_idle(s))) {
+        if (wants_teardown(s, v)) {
+            v->active = 1;
+            s->active++;
+            teardown(s, v, now);
+        } else {
+            v->idle_link.sle_next = keep; /* back on the stack below */
+            keep = v;
+        }
+    }
+    while ((v = keep)) {
+        keep = v->idle_link.sle_next;
+        shard_push_idle(s, v);
+    }
 }
 
 void shard_vu_park(struct shard *s, struct vu *v)
@@ -230,15 +272,24 @@ static void iteration_done(struct shard *s, struct vu *v, uint64_t now, uint64_t
     s->win->iterations++;
     hist_record(&s->win->iter_dur, now > v->iter_due_us ? now - v->iter_due_us : 0);
     v->iterations++;
+    v->stage = VS_BETWEEN;
+    if (s->phase != PH_RUNNING && wants_teardown(s, v)) {
+        teardown(s, v, now); /* its last iteration */
+        return;
+    }
     if (s->phase != PH_RUNNING || s->open || s->paused) {
         shard_vu_park(s, v);
         shard_check_drained(s);
         return;
     }
     if (s->load->executor == EXEC_PER_VU_ITERATIONS && v->iterations >= (uint32_t)s->load->iterations) {
+        s->finished_vus++; /* retired for good: not back on the idle stack */
+        if (wants_teardown(s, v)) {
+            teardown(s, v, now);
+            return;
+        }
         v->active = 0;
         s->active--;
-        s->finished_vus++; /* retired for good: not back on the idle stack */
         if (s->finished_vus >= s->vu_quota)
             shard_check_drained(s);
         return;
@@ -260,7 +311,9 @@ static void on_response(struct httpc_conn *c, int err, uint64_t now, void *arg)
     struct shard *s = v->sh;
     record(s, v, c, err, now);
     uint64_t pause = backoff_next(s, v, err);
-    if (++v->step < s->sc->nsteps) {
+    const struct script *sc = s->sc;
+    int end = v->stage == VS_SETUP ? sc->nmain + sc->nsetup : v->stage == VS_ITER ? sc->nmain : sc->nsteps;
+    if (++v->step < end) {
         if (s->phase == PH_DONE)
             return;
         if (pause)
@@ -269,7 +322,35 @@ static void on_response(struct httpc_conn *c, int err, uint64_t now, void *arg)
             send_step(s, v, now, now);
         return;
     }
-    iteration_done(s, v, now, pause);
+    switch ((enum vu_stage)v->stage) {
+    case VS_SETUP:
+        v->setup_done = 1;
+        if (s->phase == PH_DONE)
+            return;
+        if (s->phase != PH_RUNNING) { /* stopped meanwhile: no iteration */
+            teardown(s, v, now);
+            return;
+        }
+        v->stage = VS_ITER;
+        v->step = 0;
+        if (pause)
+            sleep_push(s, v, now + pause, now);
+        else
+            send_step(s, v, v->iter_due_us, now);
+        return;
+    case VS_ITER:
+        iteration_done(s, v, now, pause);
+        return;
+    case VS_TEARDOWN:
+    case VS_BETWEEN:
+        /* done for good: neither idle nor active */
+        v->torn_down = 1;
+        v->stage = VS_BETWEEN;
+        v->active = 0;
+        s->active--;
+        shard_check_drained(s);
+        return;
+    }
 }
 
 void shard_on_sleep(evutil_socket_t fd, short what, void *arg)
@@ -289,8 +370,8 @@ void shard_on_sleep(evutil_socket_t fd, short what, void *arg)
         v->sleeping = 0;
         if (s->phase == PH_DONE)
             continue;
-        if (v->step < s->sc->nsteps)
-            send_step(s, v, now, now); /* a backoff inside the iteration */
+        if (v->stage != VS_BETWEEN)
+            send_step(s, v, now, now); /* a backoff inside setup, an iteration or teardown */
         else if (s->phase != PH_RUNNING || s->paused || s->active > s->target)
             shard_vu_park(s, v);
         else

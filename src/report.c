@@ -201,15 +201,22 @@ char *report_summary_json(const struct report_input *in, size_t *len)
     if (report_generator_warning(in->cum, &total, warn, sizeof warn))
         json_gen_cstr(g, warn);
     yajl_gen_array_close(g);
-    json_gen_cstr(g, "steps");
-    yajl_gen_map_open(g);
-    for (int i = 0; i < sc->nsteps; i++) {
-        json_gen_cstr(g, sc->steps[i].name);
+    /* an iteration's steps, then setup's and teardown's (once per VU, apart) */
+    static const char *const groups[] = { "steps", "setup", "teardown" };
+    int from = 0;
+    for (int k = 0; k < 3; k++) {
+        int n = k == 0 ? sc->nmain : k == 1 ? sc->nsetup : sc->nteardown;
+        json_gen_cstr(g, groups[k]);
         yajl_gen_map_open(g);
-        report_gen_requests(g, &in->cum->steps[i], in->duration_s);
+        for (int i = from; i < from + n; i++) {
+            json_gen_cstr(g, sc->steps[i].name);
+            yajl_gen_map_open(g);
+            report_gen_requests(g, &in->cum->steps[i], in->duration_s);
+            yajl_gen_map_close(g);
+        }
         yajl_gen_map_close(g);
+        from += n;
     }
-    yajl_gen_map_close(g);
     json_gen_cstr(g, "thresholds");
     yajl_gen_array_open(g);
     for (int i = 0; i < sc->nthresholds; i++) {
@@ -379,7 +386,7 @@ char *report_frame_json(const struct frame_input *in, size_t *len)
     gen_lat(g, "send_lag_ms", &w->send_lag, 0);
     json_gen_cstr(g, "steps");
     yajl_gen_map_open(g);
-    for (int i = 0; i < w->nsteps && i < in->sc->nsteps; i++) {
+    for (int i = 0; i < w->nsteps && i < in->sc->nmain; i++) {
         const struct stats_step *ss = &w->steps[i];
         json_gen_cstr(g, in->sc->steps[i].name);
         yajl_gen_map_open(g);
@@ -472,12 +479,17 @@ static void latency_table(struct sbuf *b, const struct report_input *in, const s
 {
     sbuf_printf(b, "  %-16s %9s %9s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "step", "requests", "req/s",
               "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max", "failed");
-    if (in->sc->nsteps > 1)
-        for (int i = 0; i < in->sc->nsteps; i++)
+    if (in->sc->nmain > 1)
+        for (int i = 0; i < in->sc->nmain; i++)
             latency_row(b, in->sc->steps[i].name, &in->cum->steps[i], in->duration_s,
                         service ? &in->cum->steps[i].svc : &in->cum->steps[i].lat);
-    latency_row(b, in->sc->nsteps > 1 ? "total" : in->sc->steps[0].name, total, in->duration_s,
+    latency_row(b, in->sc->nmain > 1 ? "total" : in->sc->steps[0].name, total, in->duration_s,
                 service ? &total->svc : &total->lat);
+    if (!service && in->sc->nsteps > in->sc->nmain) {
+        sbuf_printf(b, "  setup and teardown, once per VU (not in the total)\n");
+        for (int i = in->sc->nmain; i < in->sc->nsteps; i++)
+            latency_row(b, in->sc->steps[i].name, &in->cum->steps[i], in->duration_s, &in->cum->steps[i].lat);
+    }
 }
 
 char *report_summary_text(const struct report_input *in)

@@ -387,8 +387,11 @@ static int parse_name(struct script *s, yajl_val step, const char *sp, int idx, 
             return json_fail(e, path, "\"%s\": use only letters, digits, '_', '.' and '-'", name);
     }
     for (int i = 0; i < idx; i++)
-        if (strcmp(s->steps[i].name, name) == 0)
-            return json_fail(e, path, "\"%s\" is already the name of steps[%d]", name, i);
+        if (strcmp(s->steps[i].name, name) == 0) {
+            char other[32];
+            return json_fail(e, path, "\"%s\" is already the name of %s", name,
+                             script_step_path(s, i, other, sizeof other));
+        }
     s->steps[idx].name = xstrdup(name);
     return 0;
 }
@@ -625,7 +628,7 @@ static int parse_step(struct script *s, yajl_val v, int idx, const struct base *
     static const char *const keys[] = { "name", "method", "path", "url", "headers",
                                         "body", "timeout", "checks", "retry_stale", NULL };
     path_t sp;
-    json_path_index(sp, sizeof sp, "steps", (size_t)idx);
+    script_step_path(s, idx, sp, sizeof sp);
     if (!YAJL_IS_OBJECT(v))
         return json_fail(e, sp, "expected an object, got %s", json_type_name(v));
     if (check_keys(v, sp, keys, e) < 0)
@@ -982,24 +985,50 @@ static int parse_target(yajl_val root, struct base *b, struct json_err *e)
     return 0;
 }
 
+const char *script_step_path(const struct script *s, int i, char *buf, size_t len)
+{
+    if (i < s->nmain)
+        json_path_index(buf, len, "steps", (size_t)i);
+    else if (i < s->nmain + s->nsetup)
+        json_path_index(buf, len, "setup", (size_t)(i - s->nmain));
+    else
+        json_path_index(buf, len, "teardown", (size_t)(i - s->nmain - s->nsetup));
+    return buf;
+}
+
+/* The step arrays: "steps" (required), then "setup" and "teardown". */
 static int parse_steps(struct script *s, yajl_val root, const struct base *b, struct json_err *e)
 {
-    yajl_val a = json_get(root, "steps");
-    if (!a) {
-        json_err_set(e, "steps", "steps is required");
-        return -1;
+    static const char *const groups[] = { "steps", "setup", "teardown" };
+    yajl_val a[3];
+    size_t total = 0;
+    for (int g = 0; g < 3; g++) {
+        a[g] = json_get(root, groups[g]);
+        if (!a[g] && g == 0) {
+            json_err_set(e, "steps", "steps is required");
+            return -1;
+        }
+        if (!a[g])
+            continue;
+        if (!YAJL_IS_ARRAY(a[g]))
+            return json_fail(e, groups[g], "expected an array, got %s", json_type_name(a[g]));
+        if (a[g]->u.array.len > MAX_STEPS || (g == 0 && a[g]->u.array.len < 1))
+            return json_fail(e, groups[g], "expected %d to %d steps, got %zu", g == 0, MAX_STEPS,
+                             a[g]->u.array.len);
+        total += a[g]->u.array.len;
     }
-    if (!YAJL_IS_ARRAY(a))
-        return json_fail(e, "steps", "expected an array, got %s", json_type_name(a));
-    if (a->u.array.len < 1 || a->u.array.len > MAX_STEPS)
-        return json_fail(e, "steps", "expected 1 to %d steps, got %zu", MAX_STEPS, a->u.array.len);
+    s->nmain = (int)a[0]->u.array.len;
+    s->nsetup = a[1] ? (int)a[1]->u.array.len : 0;
+    s->nteardown = a[2] ? (int)a[2]->u.array.len : 0;
     /* All slots exist from here on, zeroed, so script_free can release a
      * half-built array. */
-    s->steps = xcalloc(a->u.array.len, sizeof *s->steps);
-    s->nsteps = (int)a->u.array.len;
-    for (int i = 0; i < s->nsteps; i++)
-        if (parse_step(s, a->u.array.values[i], i, b, e) < 0)
-            return -1;
+    s->steps = xcalloc(total, sizeof *s->steps);
+    s->nsteps = (int)total;
+    int idx = 0;
+    for (int g = 0; g < 3; g++)
+        for (size_t i = 0; a[g] && i < a[g]->u.array.len; i++, idx++)
+            if (parse_step(s, a[g]->u.array.values[i], idx, b, e) < 0)
+                return -1;
     return 0;
 }
 
@@ -1052,7 +1081,7 @@ static int build(yajl_val root, const char *base_dir, struct script **out, struc
 {
     static const char *const keys[] = { "target", "steps", "load", "thresholds",
                                         "insecure_skip_tls_verify", "user_agent", "retry_stale",
-                                        "backoff", "dataset", NULL };
+                                        "backoff", "dataset", "setup", "teardown", NULL };
     *out = NULL;
     if (!YAJL_IS_OBJECT(root))
         return json_fail(e, "", "expected a JSON object at the top level, got %s",

@@ -141,8 +141,11 @@ int script_parse_dataset(struct script *s, yajl_val root, const char *base_dir, 
 struct script {
     struct script_origin *origins;
     int norigins;
-    struct script_step *steps;
-    int nsteps;
+    struct script_step *steps;   /* an iteration's, then setup's, then teardown's */
+    int nsteps;                  /* all of them */
+    int nmain;                   /* steps[0, nmain): one iteration */
+    int nsetup;                  /* then: once per VU before its first iteration */
+    int nteardown;               /* then: once per VU after its last */
     struct script_load load;
     struct threshold *thresholds;
     int nthresholds;
@@ -164,6 +167,8 @@ int script_parse_at(const char *json, size_t len, const char *base_dir, struct s
 /* Same, from a parsed tree (used by the REST API). */
 int script_from_json(yajl_val root, struct script **out, struct json_err *e);
 void script_free(struct script *s);
+/* Where step i was written: "steps[2]", "setup[0]", "teardown[1]". */
+const char *script_step_path(const struct script *s, int i, char *buf, size_t len);
 /* Compile every step's templates and check that each variable they read
  * can be set (script_tmpl.c; called by script_from_json). */
 int script_compile_templates(struct script *s, struct json_err *e);

@@ -82,18 +82,20 @@ int script_compile_templates(struct script *s, struct json_err *e)
     char field[256], hp[192];
     for (int i = 0; i < s->nsteps; i++) {
         struct script_step *st = &s->steps[i];
-        snprintf(field, sizeof field, "steps[%d].%s", i, st->url_given ? "url" : "path");
+        char sp[32];
+        script_step_path(s, i, sp, sizeof sp);
+        snprintf(field, sizeof field, "%s.%s", sp, st->url_given ? "url" : "path");
         if (compile_field(s, &st->target_t, st->target, strlen(st->target), TMPL_ENC_URL, field, e) < 0)
             return -1;
         st->header_t = xcalloc((size_t)(st->nheaders ? st->nheaders : 1), sizeof *st->header_t);
         for (int h = 0; h < st->nheaders; h++) {
-            snprintf(hp, sizeof hp, "steps[%d].headers", i);
+            snprintf(hp, sizeof hp, "%s.headers", sp);
             json_path(field, sizeof field, hp, st->headers[h].name);
             if (compile_field(s, &st->header_t[h], st->headers[h].value, strlen(st->headers[h].value),
                               TMPL_ENC_HEADER, field, e) < 0)
                 return -1;
         }
-        snprintf(field, sizeof field, "steps[%d].body", i);
+        snprintf(field, sizeof field, "%s.body", sp);
         if (st->body && compile_field(s, &st->body_t, st->body, st->body_len,
                                       st->body_json ? TMPL_ENC_JSON : TMPL_ENC_RAW, field, e) < 0)
             return -1;
@@ -106,15 +108,17 @@ int script_compile_templates(struct script *s, struct json_err *e)
     struct check c = { .s = s, .settable = settable, .e = e };
     for (int i = 0; i < s->nsteps && !c.failed; i++) {
         struct script_step *st = &s->steps[i];
-        snprintf(field, sizeof field, "steps[%d].%s", i, st->url_given ? "url" : "path");
+        char sp[32];
+        script_step_path(s, i, sp, sizeof sp);
+        snprintf(field, sizeof field, "%s.%s", sp, st->url_given ? "url" : "path");
         c.field = field;
         tmpl_each_var(&st->target_t, check_var, &c);
         for (int h = 0; h < st->nheaders && !c.failed; h++) {
-            snprintf(hp, sizeof hp, "steps[%d].headers", i);
+            snprintf(hp, sizeof hp, "%s.headers", sp);
             json_path(field, sizeof field, hp, st->headers[h].name);
             tmpl_each_var(&st->header_t[h], check_var, &c);
         }
-        snprintf(field, sizeof field, "steps[%d].body", i);
+        snprintf(field, sizeof field, "%s.body", sp);
         if (!c.failed)
             tmpl_each_var(&st->body_t, check_var, &c);
     }

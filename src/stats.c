@@ -40,10 +40,11 @@ void stats_step_merge(struct stats_step *dst, const struct stats_step *src)
         dst->status[i] += src->status[i];
 }
 
-struct stats_window *stats_window_new(int nsteps)
+struct stats_window *stats_window_new(int nsteps, int nmain)
 {
     struct stats_window *w = xcalloc(1, sizeof *w);
     w->nsteps = nsteps;
+    w->nmain = nmain < nsteps ? nmain : nsteps;
     w->steps = xmalloc((size_t)(nsteps > 0 ? nsteps : 1) * sizeof *w->steps);
     stats_window_reset(w);
     return w;
@@ -87,6 +88,6 @@ void stats_window_merge(struct stats_window *dst, const struct stats_window *src
 void stats_window_total(const struct stats_window *w, struct stats_step *out)
 {
     stats_step_init(out);
-    for (int i = 0; i < w->nsteps; i++)
+    for (int i = 0; i < w->nmain; i++)
         stats_step_merge(out, &w->steps[i]);
 }

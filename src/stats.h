@@ -44,7 +44,8 @@ struct stats_step {
 };
 
 struct stats_window {
-    int nsteps;
+    int nsteps;                   /* every step: an iteration's, setup's, teardown's */
+    int nmain;                    /* the first nmain: an iteration's (the totals) */
     struct stats_step *steps;
     struct hist iter_dur;         /* µs, from an iteration's due time */
     struct hist send_lag;         /* open model: µs an iteration started after its due
@@ -59,15 +60,17 @@ struct stats_window {
     uint32_t vus_max;             /* gauge: allocated VUs */
 };
 
-/* A zeroed window for nsteps steps. Never NULL; free with stats_window_free. */
-struct stats_window *stats_window_new(int nsteps);
+/* A zeroed window for nsteps steps, the first nmain of them an
+ * iteration's. Never NULL; free with stats_window_free. */
+struct stats_window *stats_window_new(int nsteps, int nmain);
 void stats_window_free(struct stats_window *w);
 void stats_window_reset(struct stats_window *w);
 /* dst += src (counters, histograms); gauges add up too (shards' VUs sum). */
 void stats_window_merge(struct stats_window *dst, const struct stats_window *src);
 void stats_step_init(struct stats_step *s);
 void stats_step_merge(struct stats_step *dst, const struct stats_step *src);
-/* All steps merged into one (the run's totals). */
+/* An iteration's steps merged into one (the run's totals: setup and
+ * teardown are reported apart). */
 void stats_window_total(const struct stats_window *w, struct stats_step *out);
 
 #endif

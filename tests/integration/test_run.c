@@ -444,6 +444,50 @@ START_TEST(datasets_feed_templates)
 }
 END_TEST
 
+/* Setup runs once per VU before its first iteration, teardown once after
+ * its last — also for VUs parked by a ramp-down and in the open model —
+ * and neither counts in the run's totals. */
+START_TEST(setup_and_teardown_once_per_vu)
+{
+    static const struct {
+        const char *load;
+        long vus; /* -1: as many as the run used (open model) */
+        long main;
+    } cases[] = {
+        { "{\"executor\":\"per-vu-iterations\",\"vus\":3,\"iterations\":4}", 3, 12 },
+        { "{\"executor\":\"ramping-vus\",\"stages\":[{\"duration\":\"1s\",\"target\":6},"
+          "{\"duration\":\"1s\",\"target\":2}]}", 6, -1 },
+        { "{\"executor\":\"constant-arrival-rate\",\"rate\":50,\"duration\":\"1s\","
+          "\"pre_allocated_vus\":2,\"max_vus\":10}", -1, 50 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        target_reset(&tgt);
+        struct run_result r;
+        run(script("[{\"name\":\"work\",\"path\":\"/main\"}]", cases[i].load,
+                   "\"setup\":[{\"name\":\"login\",\"path\":\"/setup\"}],"
+                   "\"teardown\":[{\"name\":\"logout\",\"path\":\"/teardown\"},"
+                   "{\"name\":\"bye\",\"path\":\"/bye\"}]"),
+            NULL, &r);
+        ck_assert_msg(r.code == 0, "case %zu: exit %d %s", i, r.code, r.err);
+        long setups = target_path_count(&tgt, "/setup"), mains = target_path_count(&tgt, "/main");
+        ck_assert_msg(setups >= 1, "case %zu: no setup ran", i);
+        if (cases[i].vus > 0)
+            ck_assert_msg(setups == cases[i].vus, "case %zu: %ld setups for %ld VUs", i, setups, cases[i].vus);
+        ck_assert_msg(target_path_count(&tgt, "/teardown") == setups && target_path_count(&tgt, "/bye") == setups,
+                      "case %zu: %ld setups, %ld + %ld teardown requests", i, setups,
+                      target_path_count(&tgt, "/teardown"), target_path_count(&tgt, "/bye"));
+        if (cases[i].main > 0)
+            ck_assert_int_eq(mains, cases[i].main);
+        /* the totals are the iterations' only; setup and teardown apart */
+        ck_assert_double_eq(num(&r, "requests", NULL, NULL, NULL), (double)mains);
+        ck_assert_double_eq(num(&r, "setup", "login", "requests", NULL), (double)setups);
+        ck_assert_double_eq(num(&r, "teardown", "bye", "requests", NULL), (double)setups);
+        ck_assert_double_eq(num(&r, "iterations", NULL, NULL, NULL), (double)mains);
+        run_free(&r);
+    }
+}
+END_TEST
+
 /* A kept-alive connection the server resets after reading the request:
  * the idempotent request goes out again on a fresh connection and the
  * summary says so, so requests + retries is what the target received. A
@@ -828,6 +872,7 @@ static Suite *run_suite(void)
     tcase_add_test(tc, stale_connection_retries_are_counted);
     tcase_add_test(tc, setup_failures_end_the_run_with_a_reason);
     tcase_add_test(tc, datasets_feed_templates);
+    tcase_add_test(tc, setup_and_teardown_once_per_vu);
     tcase_add_test(tc, latency_is_measured);
     tcase_add_test(tc, open_model_keeps_its_rate_when_the_target_slows);
     tcase_add_test(tc, high_rates_keep_their_rate_in_tick_mode);

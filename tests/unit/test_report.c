@@ -18,7 +18,7 @@ static const char SCRIPT[] =
  * lag_us late. */
 static struct stats_window *window(uint64_t lat_us, uint64_t lag_us)
 {
-    struct stats_window *w = stats_window_new(2);
+    struct stats_window *w = stats_window_new(2, 2);
     for (int s = 0; s < 2; s++)
         for (int i = 0; i < 1000; i++) {
             hist_record(&w->steps[s].lat, lat_us);

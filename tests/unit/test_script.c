@@ -168,6 +168,30 @@ START_TEST(templates_compile_and_name_their_field)
 }
 END_TEST
 
+/* setup and teardown: steps of their own, named apart from the iteration's */
+START_TEST(setup_and_teardown_steps)
+{
+    struct script *s = parse_ok(DOC(",'setup':[{'name':'login','method':'POST','path':'/login'}],"
+                                    "'teardown':[{'name':'logout','path':'/logout'},{'name':'bye','path':'/bye'}]"));
+    ck_assert_int_eq(s->nsteps, 4);
+    ck_assert_int_eq(s->nmain, 1);
+    ck_assert_int_eq(s->nsetup, 1);
+    ck_assert_int_eq(s->nteardown, 2);
+    ck_assert_str_eq(s->steps[1].name, "login");
+    ck_assert_str_eq(s->steps[3].name, "bye");
+    char p[32];
+    ck_assert_str_eq(script_step_path(s, 3, p, sizeof p), "teardown[1]");
+    script_free(s);
+    expect_err(DOC(",'setup':{}"), "setup", "expected an array");
+    expect_err(DOC(",'setup':[{'name':'home','path':'/'}]"), "setup[0].name", "already the name of steps[0]");
+    expect_err(DOC(",'setup':[{'name':'a','path':'/'}],'teardown':[{'name':'a','path':'/'}]"), "teardown[0].name",
+               "already the name of setup[0]");
+    expect_err(DOC(",'teardown':[{'name':'t','path':'/{{random_int:2:1}}'}]"), "teardown[0].path",
+               "greater than the maximum");
+    expect_err(DOC(",'setup':[{'name':'t'}]"), "setup[0]", "needs a path");
+}
+END_TEST
+
 /* Stale keep-alive retries: idempotent methods by default, POST and PATCH
  * only when asked (per step or for all); backoff on by default. */
 START_TEST(retry_stale_and_backoff)
@@ -1131,7 +1155,7 @@ START_TEST(examples_parse)
         char *buf = read_file(path, &len);
         struct json_err e = { "", "" };
         struct script *s = NULL;
-        int rc = script_parse(buf, len, &s, &e);
+        int rc = script_parse_at(buf, len, dir, &s, &e);
         ck_assert_msg(rc == 0, "%s: [%s] %s", de->d_name, e.field, e.message);
         for (int i = 0; i < 5; i++)
             if (strcmp(de->d_name, required[i]) == 0)
@@ -1171,6 +1195,7 @@ static Suite *script_suite(void)
     tcase_add_test(tc, top_level_options);
     tcase_add_test(tc, retry_stale_and_backoff);
     tcase_add_test(tc, templates_compile_and_name_their_field);
+    tcase_add_test(tc, setup_and_teardown_steps);
     tcase_add_test(tc, executor_constant_vus);
     tcase_add_test(tc, executor_ramping_vus);
     tcase_add_test(tc, executor_constant_arrival_rate);

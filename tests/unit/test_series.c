@@ -20,7 +20,7 @@ static const char SCRIPT[] =
 /* A window with some latencies, statuses and errors, seeded by k. */
 static struct stats_window *window(int k)
 {
-    struct stats_window *w = stats_window_new(2);
+    struct stats_window *w = stats_window_new(2, 2);
     for (int s = 0; s < 2; s++) {
         struct stats_step *ss = &w->steps[s];
         for (int i = 0; i < 500 + 100 * k + s; i++) {
@@ -120,7 +120,7 @@ START_TEST(rows_merge_back_to_the_window)
     struct script *sc;
     struct json_err e;
     ck_assert_int_eq(script_parse(SCRIPT, strlen(SCRIPT), &sc, &e), 0);
-    struct stats_window *w1 = window(1), *w2 = window(2), *all = stats_window_new(2);
+    struct stats_window *w1 = window(1), *w2 = window(2), *all = stats_window_new(2, 2);
     stats_window_merge(all, w1);
     stats_window_merge(all, w2);
     yajl_val r1 = gen(sc, w1, 0, 0), r2 = gen(sc, w2, 1, 0);
