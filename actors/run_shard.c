@@ -301,6 +301,8 @@ static void start(struct shard *s, struct shard_start *st)
     s->max_vus = exec_split_share(s->load->max_vus, s->index, s->n);
     s->vu_quota = exec_split_share(s->load->vus, s->index, s->n);
     tmpl_rng_seed(s->rng);
+    s->md = extract_match_data();
+    s->nvars = s->sc->vars.n;
     s->ds_next = s->index; /* dataset rows: shard i takes i, i + n, i + 2n, ... */
     shard_render_requests(s);
 
@@ -364,8 +366,15 @@ static void release(struct shard *s)
     for (int i = 0; i < s->nvus; i++) {
         for (int k = 0; k < s->norigins; k++)
             httpc_conn_close(&s->vus[i]->conns[k]);
-        free(s->vus[i]->vars);
-        sbuf_deinit(&s->vus[i]->out);
+        struct vu *v = s->vus[i];
+        for (int k = 0; v->own && k < s->nvars; k++)
+            sbuf_deinit(&v->own[k]);
+        free(v->own);
+        free(v->failed);
+        free(v->vars);
+        sbuf_deinit(&v->out);
+        sbuf_deinit(&v->body);
+        sbuf_deinit(&v->headers);
         free(s->vus[i]);
     }
     free(s->vus);
@@ -385,6 +394,8 @@ static void release(struct shard *s)
     if (s->sleep_ev)
         event_free(s->sleep_ev);
     minheap_deinit(&s->sleepers);
+    if (s->md)
+        pcre2_match_data_free(s->md);
     actor_timer_free(s->tick);
     actor_timer_free(s->ctl_tick);
     actor_timer_free(s->grace);

@@ -8,6 +8,7 @@
 #include "run_shard.h"
 
 #include "executor.h"
+#include "extract.h"
 #include "httpc.h"
 #include "minheap.h"
 
@@ -51,6 +52,9 @@ struct vu {
     uint8_t torn_down;   /* ran its teardown */
     struct tmpl_val *vars; /* by symbol index: dataset columns, extractions */
     struct sbuf out;     /* the request being sent, when rendered per request */
+    struct sbuf *own;    /* by symbol index: extracted values' bytes */
+    uint8_t *failed;     /* by symbol index: its last extraction found nothing */
+    struct sbuf body, headers; /* the response, kept for the step's extractors */
     struct httpc_conn conns[]; /* one per origin */
 };
 
@@ -60,7 +64,7 @@ struct shard {
     int index, n;
     const struct script *sc;   /* read until the last window, never after */
     const struct script_load *load;
-    int nsteps, norigins;      /* kept for release, which must not read sc */
+    int nsteps, norigins, nvars; /* kept for release, which must not read sc */
     actor_t *supervisor, *metrics;
     struct httpc_loop *hl;
     struct httpc_origin *origins;
@@ -74,6 +78,7 @@ struct shard {
     const struct tmpl **req_body; /* per step: a body that varies (sc's), or NULL */
     struct sbuf scratch;      /* a varying body, rendered before its Content-Length */
     uint64_t rng[4];          /* builtins' randomness (uuid, random_*) */
+    pcre2_match_data *md;     /* for extractors' regexes, on this loop */
     long ds_next;             /* the next dataset row this shard takes (sequential, unique) */
     struct exec_profile prof;
     struct exec_control ctl;

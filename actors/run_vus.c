@@ -4,6 +4,7 @@
 
 #include "clock.h"
 #include "dataset.h"
+#include "extract.h"
 #include "xmalloc.h"
 
 #include <errno.h>
@@ -64,9 +65,47 @@ static void record(struct shard *s, struct vu *v, struct httpc_conn *c, int err,
     }
 }
 
+/* ---- extraction ---- */
+
+/* The step's extractors on the response just recorded: a value found is
+ * the VU's from now on; one not found leaves the variable failed (steps
+ * that use it are not sent) and counts as extract_failed. A transport
+ * error fails them too, without another count. */
+static void extract(struct shard *s, struct vu *v, int err)
+{
+    const struct script_step *st = &s->sc->steps[v->step];
+    struct extract_response r = { v->body.s, v->body.len, v->headers.s, v->headers.len };
+    for (int i = 0; i < st->nextract; i++) {
+        const struct extractor *x = &st->extract[i];
+        struct sbuf *own = &v->own[x->var];
+        sbuf_reset(own);
+        if (err < 0 && extract_run(x, &r, s->md, own) == 0) {
+            v->vars[x->var] = (struct tmpl_val){ own->s ? own->s : "", (uint32_t)own->len };
+            v->failed[x->var] = 0;
+            continue;
+        }
+        v->vars[x->var] = (struct tmpl_val){ NULL, 0 };
+        v->failed[x->var] = 1;
+        if (err < 0)
+            s->win->steps[v->step].errors[STATS_ERR_EXTRACT_FAILED]++;
+    }
+}
+
+/* 1 if the step reads a variable whose extraction failed. */
+static int needs_failed(const struct shard *s, const struct vu *v, int step)
+{
+    const struct script_step *st = &s->sc->steps[step];
+    for (int i = 0; i < st->nuses; i++)
+        if (v->failed[st->uses[i]])
+            return 1;
+    return 0;
+}
+
 /* ---- VUs ---- */
 
 static void on_response(struct httpc_conn *c, int err, uint64_t now, void *arg);
+static void advance(struct shard *s, struct vu *v, uint64_t now, uint64_t pause);
+static uint64_t backoff_next(struct shard *s, struct vu *v, int err);
 
 struct vu *shard_vu_new(struct shard *s)
 {
@@ -74,7 +113,10 @@ struct vu *shard_vu_new(struct shard *s)
     struct vu *v = xcalloc(1, sizeof *v + (size_t)no * sizeof(struct httpc_conn));
     v->sh = s;
     v->num = (uint32_t)(s->index + 1 + s->nvus * s->n); /* shards interleave: unique in the run */
-    v->vars = xcalloc((size_t)(s->sc->vars.n ? s->sc->vars.n : 1), sizeof *v->vars);
+    size_t nv = (size_t)(s->sc->vars.n ? s->sc->vars.n : 1);
+    v->vars = xcalloc(nv, sizeof *v->vars);
+    v->own = xcalloc(nv, sizeof *v->own);
+    v->failed = xcalloc(nv, sizeof *v->failed);
     for (int i = 0; i < no; i++)
         httpc_conn_init(&v->conns[i], s->hl, &s->origins[i], on_response, v);
     if (s->nvus % 64 == 0)
@@ -102,11 +144,33 @@ static struct vu *pop_idle(struct shard *s)
 static void send_step(struct shard *s, struct vu *v, uint64_t due, uint64_t now)
 {
     const struct script_step *st = &s->sc->steps[v->step];
+    if (st->nuses && needs_failed(s, v, v->step)) {
+        /* a value it needs was not extracted: not sent, counted, and the
+         * iteration goes on with the next step — after a pause, as when a
+         * request cannot leave: a VU whose every step is skipped must not
+         * spin (or recurse) through iterations without any I/O */
+        s->win->steps[v->step].errors[STATS_ERR_EXTRACT_FAILED]++;
+        uint64_t pause = backoff_next(s, v, STATS_ERR_CONNECT);
+        advance(s, v, now, pause || s->open ? pause : 1);
+        return;
+    }
     v->req_due_us = due;
     const char *needle = st->checks.body_contains;
+    struct httpc_conn *c = &v->conns[st->origin];
+    c->keep_body = c->keep_headers = NULL;
+    for (int i = 0; i < st->nextract; i++) {
+        if (st->extract[i].src == EXTRACT_HEADER) {
+            sbuf_reset(&v->headers);
+            c->keep_headers = &v->headers;
+        } else {
+            sbuf_reset(&v->body);
+            c->keep_body = &v->body;
+            c->keep_body_max = EXTRACT_BODY_MAX;
+        }
+    }
     size_t len;
     const char *req = shard_render(s, v, v->step, &len);
-    httpc_send(&v->conns[st->origin], req, len, now, st->timeout_us,
+    httpc_send(c, req, len, now, st->timeout_us,
                needle, needle ? strlen(needle) : 0,
                s->req_flags[v->step] | (st->retry_stale ? 0 : HTTPC_NO_RETRY));
 }
@@ -131,8 +195,10 @@ static int take_row(struct shard *s, struct vu *v)
         s->ds_next = row + s->n;
     }
     const struct tmpl_val *cells = &d->rows->cells[(size_t)row * (size_t)d->rows->ncols];
-    for (int c = 0; c < d->rows->ncols; c++)
+    for (int c = 0; c < d->rows->ncols; c++) {
         v->vars[d->col_var[c]] = cells[c];
+        v->failed[d->col_var[c]] = 0;
+    }
     return 0;
 }
 
@@ -310,7 +376,15 @@ static void on_response(struct httpc_conn *c, int err, uint64_t now, void *arg)
     struct vu *v = arg;
     struct shard *s = v->sh;
     record(s, v, c, err, now);
-    uint64_t pause = backoff_next(s, v, err);
+    if (s->sc->steps[v->step].nextract)
+        extract(s, v, err);
+    advance(s, v, now, backoff_next(s, v, err));
+}
+
+/* On to the VU's next step: within its setup, iteration or teardown, or
+ * the end of that stage. */
+static void advance(struct shard *s, struct vu *v, uint64_t now, uint64_t pause)
+{
     const struct script *sc = s->sc;
     int end = v->stage == VS_SETUP ? sc->nmain + sc->nsetup : v->stage == VS_ITER ? sc->nmain : sc->nsteps;
     if (++v->step < end) {

@@ -274,6 +274,7 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
 static void on_body(void *arg, const char *data, size_t n);
+static void on_header(void *arg, const char *name, size_t nlen, const char *value, size_t vlen);
 static void start_connect(struct httpc_conn *c);
 
 static void write_more(struct httpc_conn *c)
@@ -312,8 +313,12 @@ static void begin_request(struct httpc_conn *c)
     c->bytes_in = 0;
     http_parser_deinit(&c->parser);
     http_parser_init(&c->parser, c->parse_flags);
-    if (c->needle) {
+    if (c->needle || c->keep_body) {
         c->parser.on_body = on_body;
+        c->parser.cb_arg = c;
+    }
+    if (c->keep_headers) {
+        c->parser.on_header = on_header;
         c->parser.cb_arg = c;
     }
     c->carry_len = 0;
@@ -471,11 +476,26 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* Body bytes, when the step checks for a substring. */
+/* The response's headers, when the owner keeps them (extraction). */
+static void on_header(void *arg, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    struct httpc_conn *c = arg;
+    sbuf_add(c->keep_headers, name, nlen);
+    sbuf_add(c->keep_headers, ": ", 2);
+    sbuf_add(c->keep_headers, value, vlen);
+    sbuf_addc(c->keep_headers, '\n');
+}
+
+/* Body bytes, when the owner keeps them (extraction) or the step checks
+ * for a substring. */
 static void on_body(void *arg, const char *data, size_t n)
 {
     struct httpc_conn *c = arg;
-    if (c->body_found || n == 0)
+    if (c->keep_body && c->keep_body->len < c->keep_body_max) {
+        size_t room = c->keep_body_max - c->keep_body->len;
+        sbuf_add(c->keep_body, data, n < room ? n : room);
+    }
+    if (!c->needle || c->body_found || n == 0)
         return;
     size_t nl = c->needle_len;
     if (c->carry_len) {

@@ -23,6 +23,7 @@
 #define STAMPEDE_HTTPC_H
 
 #include "http_parse.h"
+#include "sbuf.h"
 #include "stats.h"
 
 #include <event2/event.h>
@@ -83,6 +84,12 @@ struct httpc_conn {
     uint64_t bytes_in;          /* of the current response */
     uint64_t bytes_out;         /* of the current request (retries included) */
     int body_found;             /* the needle was seen in the body */
+    /* Set by the owner before httpc_send (NULL: not kept): the response's
+     * decoded body, up to keep_body_max bytes, and its headers as
+     * "name: value\n" lines are appended to these. */
+    struct sbuf *keep_body;
+    size_t keep_body_max;
+    struct sbuf *keep_headers;
     uint32_t connects;          /* connections opened so far */
     int retried;                /* the current request was sent again once, on a fresh
                                    connection, after a stale keep-alive one failed */

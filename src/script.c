@@ -626,7 +626,7 @@ static int parse_step(struct script *s, yajl_val v, int idx, const struct base *
                       struct json_err *e)
 {
     static const char *const keys[] = { "name", "method", "path", "url", "headers",
-                                        "body", "timeout", "checks", "retry_stale", NULL };
+                                        "body", "timeout", "checks", "retry_stale", "extract", NULL };
     path_t sp;
     script_step_path(s, idx, sp, sizeof sp);
     if (!YAJL_IS_OBJECT(v))
@@ -639,7 +639,7 @@ static int parse_step(struct script *s, yajl_val v, int idx, const struct base *
         parse_where(s, st, v, sp, b, e) < 0 || parse_headers(st, v, sp, e) < 0 ||
         parse_body(st, v, sp, e) < 0 ||
         get_positive_duration(v, sp, "timeout", 0, &st->timeout_us, e) < 0 ||
-        parse_checks(st, v, sp, e) < 0)
+        parse_checks(st, v, sp, e) < 0 || script_parse_extract(s, st, v, sp, e) < 0)
         return -1;
     /* RFC 9110 9.2.2: only idempotent requests may be repeated unasked */
     st->retry_stale = b->retry_stale >= 0 ? b->retry_stale
@@ -664,6 +664,10 @@ static void step_deinit(struct script_step *st)
         tmpl_deinit(&st->header_t[i]);
     free(st->header_t);
     tmpl_deinit(&st->body_t);
+    for (int i = 0; i < st->nextract; i++)
+        extract_free(&st->extract[i]);
+    free(st->extract);
+    free(st->uses);
 }
 
 /* ---- load ---- */

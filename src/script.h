@@ -9,6 +9,7 @@
 #include "json.h"
 #include "threshold.h"
 #include "tmpl.h"
+#include "extract.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,10 @@ struct script_step {
     struct tmpl target_t;    /* percent-encoding values */
     struct tmpl *header_t;   /* one per header value */
     struct tmpl body_t;      /* JSON-escaping values when body_json */
+    struct extractor *extract; /* values taken from its response */
+    int nextract;
+    int *uses;               /* the variables its templates read (symbol indexes) */
+    int nuses;
 };
 
 /* ---- limits (scripts, live control, the REST API, the CLI) ---- */
@@ -169,6 +174,9 @@ int script_from_json(yajl_val root, struct script **out, struct json_err *e);
 void script_free(struct script *s);
 /* Where step i was written: "steps[2]", "setup[0]", "teardown[1]". */
 const char *script_step_path(const struct script *s, int i, char *buf, size_t len);
+/* A step's "extract" section (script_tmpl.c). */
+int script_parse_extract(struct script *s, struct script_step *st, yajl_val step, const char *sp,
+                         struct json_err *e);
 /* Compile every step's templates and check that each variable they read
  * can be set (script_tmpl.c; called by script_from_json). */
 int script_compile_templates(struct script *s, struct json_err *e);

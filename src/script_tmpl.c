@@ -67,6 +67,48 @@ static void check_var(int var, void *arg)
     c->failed = 1;
 }
 
+int script_parse_extract(struct script *s, struct script_step *st, yajl_val step, const char *sp,
+                         struct json_err *e)
+{
+    char field[256], p[256];
+    json_path(field, sizeof field, sp, "extract");
+    yajl_val x = json_get(step, "extract");
+    if (!x)
+        return 0;
+    if (!YAJL_IS_OBJECT(x))
+        return json_fail(e, field, "expected an object of variable: extractor, got %s", json_type_name(x));
+    if (x->u.object.len > 32)
+        return json_fail(e, field, "at most 32 extractions per step");
+    st->extract = xcalloc(x->u.object.len ? x->u.object.len : 1, sizeof *st->extract);
+    for (size_t i = 0; i < x->u.object.len; i++) {
+        const char *name = x->u.object.keys[i];
+        json_path(p, sizeof p, field, name);
+        struct extractor *ex = &st->extract[st->nextract];
+        if (extract_compile(ex, x->u.object.values[i], p, e) < 0) {
+            extract_free(ex);
+            return -1;
+        }
+        st->nextract++;
+        if (!tmpl_valid_name(name, strlen(name)))
+            return json_fail(e, p, "\"%.64s\" cannot name a variable (a letter or _, then letters, digits, _ . -)",
+                             name);
+        if (tmpl_is_builtin(name))
+            return json_fail(e, p, "%s is a builtin, not a variable", name);
+        ex->var = tmpl_syms_intern(&s->vars, name, strlen(name));
+    }
+    return 0;
+}
+
+static void note_use(int var, void *arg)
+{
+    struct script_step *st = arg;
+    for (int i = 0; i < st->nuses; i++)
+        if (st->uses[i] == var)
+            return;
+    st->uses = xrealloc(st->uses, (size_t)(st->nuses + 1) * sizeof *st->uses);
+    st->uses[st->nuses++] = var;
+}
+
 static int compile_field(struct script *s, struct tmpl *t, const char *text, size_t len, enum tmpl_enc enc,
                          const char *field, struct json_err *e)
 {
@@ -99,12 +141,19 @@ int script_compile_templates(struct script *s, struct json_err *e)
         if (st->body && compile_field(s, &st->body_t, st->body, st->body_len,
                                       st->body_json ? TMPL_ENC_JSON : TMPL_ENC_RAW, field, e) < 0)
             return -1;
+        tmpl_each_var(&st->target_t, note_use, st);
+        for (int h = 0; h < st->nheaders; h++)
+            tmpl_each_var(&st->header_t[h], note_use, st);
+        tmpl_each_var(&st->body_t, note_use, st);
     }
     /* Every variable read must be set by something: a dataset column or
      * an extraction. */
     int *settable = xcalloc((size_t)(s->vars.n ? s->vars.n : 1), sizeof *settable);
     for (int c = 0; s->dataset && c < s->dataset->rows->ncols; c++)
         settable[s->dataset->col_var[c]] = 1;
+    for (int i = 0; i < s->nsteps; i++) /* a value extracted persists: any step may set it */
+        for (int k = 0; k < s->steps[i].nextract; k++)
+            settable[s->steps[i].extract[k].var] = 1;
     struct check c = { .s = s, .settable = settable, .e = e };
     for (int i = 0; i < s->nsteps && !c.failed; i++) {
         struct script_step *st = &s->steps[i];

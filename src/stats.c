@@ -8,7 +8,7 @@
 
 static const char *const err_names[STATS_ERR_COUNT] = {
     "dns", "connect", "tls", "timeout", "reset", "closed", "bad_response", "http_4xx",
-    "http_5xx", "check_failed",
+    "http_5xx", "check_failed", "extract_failed",
 };
 
 const char *stats_err_name(enum stats_err k)

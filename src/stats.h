@@ -22,6 +22,8 @@ enum stats_err {
     STATS_ERR_HTTP_4XX,
     STATS_ERR_HTTP_5XX,
     STATS_ERR_CHECK_FAILED,
+    STATS_ERR_EXTRACT_FAILED, /* an extraction found nothing; or a step not sent
+                                 because a variable it needs failed to extract */
     STATS_ERR_COUNT
 };
 

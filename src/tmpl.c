@@ -125,7 +125,7 @@ void tmpl_each_var(const struct tmpl *t, void (*fn)(int var, void *arg), void *a
             fn(t->segs[i].var, arg);
 }
 
-static int valid_name(const char *s, size_t n)
+int tmpl_valid_name(const char *s, size_t n)
 {
     if (n == 0 || n > MAX_NAME || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
         return 0;
@@ -240,7 +240,7 @@ static int compile_one(struct tmpl *t, const char *p, size_t n, enum tmpl_enc en
     int raw = IS("raw");
     const char *name = raw ? arg : p;
     size_t nlen = raw ? argn : n;
-    if (!name || !valid_name(name, nlen)) {
+    if (!name || !tmpl_valid_name(name, nlen)) {
         snprintf(err, errlen, "{{%.*s}}: expected a variable name (letters, digits, _ . -) or a builtin", (int)n,
                  p);
         return -1;

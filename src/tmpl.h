@@ -62,6 +62,9 @@ void tmpl_syms_deinit(struct tmpl_syms *s);
 int tmpl_syms_intern(struct tmpl_syms *s, const char *name, size_t len);
 /* The index of name, or -1. */
 int tmpl_syms_find(const struct tmpl_syms *s, const char *name);
+/* 1 if s..s+n can name a variable: a letter or _, then letters, digits,
+ * _ . - (up to 64). */
+int tmpl_valid_name(const char *s, size_t n);
 /* 1 if name is a builtin (or a reserved word: raw, env). */
 int tmpl_is_builtin(const char *name);
 

@@ -78,6 +78,19 @@ long target_path_count(const struct target *t, const char *path)
     return n;
 }
 
+long target_stat(const struct target *t, const char *key)
+{
+    struct itest_resp r;
+    itest_http(t->port, "GET", "/__stats", NULL, NULL, 0, 0, &r);
+    ck_assert_int_eq(r.status, 200);
+    const char *p[] = { key, NULL };
+    yajl_val v = yajl_tree_get(r.json, p, yajl_t_number);
+    ck_assert_msg(v != NULL, "/__stats has no %s", key);
+    long n = (long)YAJL_GET_INTEGER(v);
+    itest_resp_free(&r);
+    return n;
+}
+
 long target_distinct_paths(const struct target *t)
 {
     struct itest_resp r;

@@ -21,5 +21,7 @@ void target_reset(const struct target *t);
  * distinct paths it saw. */
 long target_path_count(const struct target *t, const char *path);
 long target_distinct_paths(const struct target *t);
+/* A number from GET /__stats ("logins", "tokens_ok", ...). */
+long target_stat(const struct target *t, const char *key);
 
 #endif

@@ -27,6 +27,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "clock.h"
@@ -55,7 +56,7 @@ enum { IO_OK = 0, IO_AGAIN = 1, IO_ERR = -1 };
 
 enum route {
     RT_OK, RT_DELAY, RT_STATUS, RT_CHUNKED, RT_SLOW_BODY, RT_CLOSE, RT_RESET, RT_HANGUP,
-    RT_MALFORMED, RT_ECHO, RT_BIG,
+    RT_MALFORMED, RT_ECHO, RT_BIG, RT_LOGIN, RT_ME,
     RT_STATS, RT_ADMIN_RESET, RT_STALL, /* admin routes (these and later): never counted */
 };
 
@@ -63,7 +64,7 @@ static const struct { const char *path; enum route route; } routes[] = {
     { "/delay", RT_DELAY },   { "/status", RT_STATUS },       { "/chunked", RT_CHUNKED },
     { "/slow-body", RT_SLOW_BODY }, { "/close", RT_CLOSE },   { "/reset", RT_RESET },
     { "/hangup", RT_HANGUP }, { "/malformed", RT_MALFORMED }, { "/echo", RT_ECHO },
-    { "/big", RT_BIG },       { "/__stats", RT_STATS },       { "/__reset", RT_ADMIN_RESET },
+    { "/big", RT_BIG },       { "/login", RT_LOGIN },         { "/me", RT_ME },       { "/__stats", RT_STATS },       { "/__reset", RT_ADMIN_RESET },
     { "/__stall", RT_STALL },
 };
 
@@ -87,6 +88,8 @@ struct request {
     const char *path;
     const char *query;     /* after '?', or NULL */
     char *x_test;          /* owned value of the first X-Test header, or NULL */
+    char *auth;            /* owned value of the first Authorization header, or NULL */
+    char *cookie;          /* owned value of the first Cookie header, or NULL */
     enum route route;
     int minor;             /* HTTP/1.<minor> */
     bool keep_alive, is_head, chunked, expect_continue;
@@ -135,8 +138,12 @@ struct conn {
     struct job job;
 };
 
+#define TOKENS 65536 /* sessions remembered (oldest overwritten) */
+#define TOKEN_LEN 24
+
 struct stats {
     uint64_t requests, connections;
+    uint64_t logins, tokens_ok, tokens_rejected; /* /login, /me */
     int64_t open_connections;
     unsigned gen;             /* bumped by POST /__reset */
     struct path_count { char *path; uint64_t n; } *paths; /* owned, insertion order */
@@ -205,6 +212,7 @@ static void stats_reset(struct stats *s)
         free(s->paths[i].path);
     s->npaths = 0;
     s->requests = s->connections = 0;
+    s->logins = s->tokens_ok = s->tokens_rejected = 0;
     s->gen++;
 }
 
@@ -223,8 +231,9 @@ static void stats_json(const struct stats *s, struct evbuffer *buf)
         }
         evbuffer_add_printf(buf, "\":%" PRIu64, s->paths[i].n);
     }
-    evbuffer_add_printf(buf, "},\"connections\":%" PRIu64 ",\"open_connections\":%" PRId64 "}",
-                        s->connections, s->open_connections);
+    evbuffer_add_printf(buf, "},\"connections\":%" PRIu64 ",\"open_connections\":%" PRId64
+                             ",\"logins\":%" PRIu64 ",\"tokens_ok\":%" PRIu64 ",\"tokens_rejected\":%" PRIu64 "}",
+                        s->connections, s->open_connections, s->logins, s->tokens_ok, s->tokens_rejected);
 }
 
 /* ---- request parsing ------------------------------------------------ */
@@ -267,6 +276,8 @@ static void request_reset(struct request *r)
 {
     free(r->target);
     free(r->x_test);
+    free(r->auth);
+    free(r->cookie);
     if (r->body)
         evbuffer_free(r->body);
     memset(r, 0, sizeof *r);
@@ -341,6 +352,10 @@ static int request_parse_head(struct request *r, const char *p, const char *end)
             r->expect_continue = name_is(v, vlen, "100-continue");
         } else if (name_is(p, nlen, "x-test") && !r->x_test) {
             r->x_test = xstrndup(v, vlen);
+        } else if (name_is(p, nlen, "authorization") && !r->auth) {
+            r->auth = xstrndup(v, vlen);
+        } else if (name_is(p, nlen, "cookie") && !r->cookie) {
+            r->cookie = xstrndup(v, vlen);
         }
     }
     /* A body we cannot delimit, or request-smuggling material: refuse. */
@@ -791,6 +806,64 @@ static void admin_handle(struct conn *c)
     conn_response_done(c);
 }
 
+/* ---- sessions: /login issues a random token, /me checks it ---------- */
+
+static char tokens[TOKENS][TOKEN_LEN + 1];
+static size_t token_next;
+
+static void login(struct conn *c)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *tok = tokens[token_next++ % TOKENS];
+    unsigned char rnd[TOKEN_LEN / 2];
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        memset(rnd, 0x5a, sizeof rnd);
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        tok[2 * i] = hex[rnd[i] >> 4];
+        tok[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    tok[TOKEN_LEN] = '\0';
+    c->t->stats.logins++;
+    char body[96], cookie[64];
+    snprintf(body, sizeof body, "{\"token\":\"%s\",\"expires_in\":3600}", tok);
+    snprintf(cookie, sizeof cookie, "Set-Cookie: sid=%s; Path=/; HttpOnly\r\n", tok);
+    resp_simple(c, 200, body, cookie);
+}
+
+static bool token_known(const char *tok, size_t n)
+{
+    if (n != TOKEN_LEN)
+        return false;
+    size_t have = token_next < TOKENS ? token_next : TOKENS;
+    for (size_t i = 0; i < have; i++)
+        if (memcmp(tokens[i], tok, TOKEN_LEN) == 0)
+            return true;
+    return false;
+}
+
+/* 200 for "Authorization: Bearer <token>" or "Cookie: sid=<token>" of a
+ * token /login issued, else 401; both counted. */
+static void me(struct conn *c)
+{
+    const struct request *r = &c->req;
+    const char *tok = NULL;
+    size_t n = 0;
+    if (r->auth && strncmp(r->auth, "Bearer ", 7) == 0) {
+        tok = r->auth + 7;
+        n = strlen(tok);
+    } else if (r->cookie && (tok = strstr(r->cookie, "sid="))) {
+        tok += 4;
+        n = strcspn(tok, "; ");
+    }
+    if (tok && token_known(tok, n)) {
+        c->t->stats.tokens_ok++;
+        resp_simple(c, 200, "{\"ok\":true}", NULL);
+    } else {
+        c->t->stats.tokens_rejected++;
+        resp_simple(c, 401, "{\"ok\":false}", NULL);
+    }
+}
+
 /* Answer the complete request in c->req: at once (then conn_response_done),
  * by starting a job in CONN_RESPONDING, or by closing. */
 static void conn_dispatch(struct conn *c)
@@ -871,6 +944,12 @@ static void conn_dispatch(struct conn *c)
         ADD_LIT(out, "HTTP/1.1 abc\r\ngarbage\r\n\r\n");
         conn_drain(c, CLOSE_FIN);
         return;
+    case RT_LOGIN:
+        login(c);
+        break;
+    case RT_ME:
+        me(c);
+        break;
     case RT_ECHO:
         resp_head_open(c, 200, (int64_t)r->body_len);
         evbuffer_add_printf(out, "X-Method: %s\r\n", r->method);
