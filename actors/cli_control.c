@@ -5,6 +5,7 @@
 #include "duration.h"
 #include "xmalloc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <math.h>
@@ -98,6 +99,15 @@ enum control_parse_result cli_control_parse(const char *line, struct control_cmd
             return bad(err, errlen, "%s: expected %s, got \"%.40s\"", cmds[i].word, cmds[i].what,
                        tok[1]);
         int at = 2;
+        /* a telemetry run's signal: "rate 300 logs" */
+        if (out->op == RUN_OP_SET_RATE && at < n &&
+            (strcasecmp(tok[at], "logs") == 0 || strcasecmp(tok[at], "metrics") == 0 ||
+             strcasecmp(tok[at], "traces") == 0)) {
+            snprintf(out->signal, sizeof out->signal, "%s", tok[at]);
+            for (char *p = out->signal; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+            at++;
+        }
         if (at < n && strcasecmp(tok[at], "over") == 0) {
             if (++at == n)
                 return bad(err, errlen, "%s: \"over\" needs a duration like 10s", cmds[i].word);
@@ -150,6 +160,7 @@ static void command(struct ctl *c, const char *line)
     rc->op = cmd.op;
     rc->value = cmd.value;
     rc->ramp_us = cmd.ramp_us;
+    snprintf(rc->signal, sizeof rc->signal, "%s", cmd.signal);
     if (actor_request(c->self, c->cfg.runs, &rc->m) == 0) {
         msg_free(&rc->m);
         note(c, "%s: the run is not taking commands", run_op_name(cmd.op));

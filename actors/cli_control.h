@@ -9,7 +9,7 @@
  * error (EIO for a job in the background) only ends the control; the run
  * goes on.
  *
- * Commands (CONTROL_HELP): rate N [over D], vus N [over D], scale P% [over
+ * Commands (CONTROL_HELP): rate N [logs|metrics|traces] [over D], vus N [over D], scale P% [over
  * D], pause, resume, stop, help. */
 #ifndef STAMPEDE_CLI_CONTROL_H
 #define STAMPEDE_CLI_CONTROL_H
@@ -19,7 +19,8 @@
 #include <stddef.h>
 
 #define CONTROL_HELP                                                                               \
-    "commands: rate N [over D]  (arrival-rate executors: N iterations/s)\n"                        \
+    "commands: rate N [SIGNAL] [over D]  (arrival-rate executors: N iterations/s;\n"              \
+    "                           telemetry: N documents/s of logs, metrics or traces)\n"        \
     "          vus N [over D]   (constant-vus, ramping-vus)\n"                                     \
     "          scale P% [over D] (percent of the planned load)\n"                                  \
     "          pause | resume | stop | help      e.g. \"rate 500 over 10s\""
@@ -35,6 +36,7 @@ struct control_cmd {
     enum run_op op;
     double value;
     uint64_t ramp_us;
+    char signal[16];   /* "rate 300 logs": a telemetry run's signal, or "" */
 };
 
 /* Parse one line (without its newline). */

@@ -68,6 +68,8 @@ struct run_control {
     enum run_op op;
     double value;
     uint64_t ramp_us;  /* 0 = at once; shards apply their own share */
+    char signal[16];   /* telemetry set_rate: "logs", "metrics", "traces" ("" = all) */
+    int stream;        /* to shards: that signal's step, -1 = the whole run */
 };
 
 struct run_control_reply {

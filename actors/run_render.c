@@ -52,7 +52,10 @@ void shard_render_requests(struct shard *s)
             tmpl_append_tmpl(t, &st->header_t[h]);
             lit(t, "\r\n");
         }
-        if (st->body_t.dynamic) {
+        int generated = sc->telemetry && i < sc->nmain; /* telemetry documents */
+        if (generated) {
+            /* the body and its length come per request (shard_render) */
+        } else if (st->body_t.dynamic) {
             s->req_body[i] = &st->body_t; /* its length is known once rendered */
         } else {
             if (sends_length(st)) {
@@ -66,7 +69,7 @@ void shard_render_requests(struct shard *s)
         }
         size_t len;
         const char *bytes = tmpl_static(t, &len);
-        if (bytes && !s->req_body[i]) {
+        if (bytes && !s->req_body[i] && !generated) {
             s->req[i] = xmalloc(len + 1);
             memcpy(s->req[i], bytes, len + 1);
             s->req_len[i] = len;
@@ -88,7 +91,23 @@ const char *shard_render(struct shard *s, struct vu *v, int step, size_t *len)
     sbuf_reset(&v->out);
     tmpl_render(&s->req_t[step], &c, &v->out);
     const struct tmpl *body = s->req_body[step];
-    if (body) {
+    const struct script_telemetry *tel = s->sc->telemetry;
+    if (tel && step < s->sc->nmain) {
+        /* documents owed to this signal, fractions carried to its next request */
+        struct tstream *ts = &s->ts[step];
+        ts->acc += ts->per_post;
+        int n = (int)(ts->acc + 1e-9);
+        if (n < 1)
+            n = 1;
+        ts->acc -= n;
+        v->ndocs = n;
+        sbuf_reset(&s->scratch);
+        telemetry_body(tel, step, n, s->rng, &s->scratch);
+        char cl[48];
+        int k = snprintf(cl, sizeof cl, "Content-Length: %zu\r\n\r\n", s->scratch.len);
+        sbuf_add(&v->out, cl, (size_t)k);
+        sbuf_add(&v->out, s->scratch.s, s->scratch.len);
+    } else if (body) {
         sbuf_reset(&s->scratch);
         tmpl_render(body, &c, &s->scratch);
         char cl[48];

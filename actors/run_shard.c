@@ -159,6 +159,11 @@ static void apply_control(struct shard *s, const struct run_control *rc)
     uint64_t pt = ptime(s, now);
     switch (rc->op) {
     case RUN_OP_SET_RATE:
+        if (s->ts && rc->stream >= 0 && rc->stream < s->sc->nmain) {
+            shard_telemetry_rates(s, rc->stream, rc->value);
+            break;
+        }
+        /* fall through */
     case RUN_OP_SET_VUS:
         /* the level is for the whole run; each shard applies its share */
         exec_control_set_level(&s->ctl, &s->prof, pt, rc->value, rc->ramp_us);
@@ -304,6 +309,10 @@ static void start(struct shard *s, struct shard_start *st)
     s->md = extract_match_data();
     s->nvars = s->sc->vars.n;
     s->ds_next = s->index; /* dataset rows: shard i takes i, i + n, i + 2n, ... */
+    if (s->sc->telemetry) {
+        s->ts = xcalloc((size_t)s->sc->nmain, sizeof *s->ts);
+        shard_telemetry_rates(s, -1, 0);
+    }
     shard_render_requests(s);
 
     int need_tls = 0;
@@ -394,6 +403,7 @@ static void release(struct shard *s)
     if (s->sleep_ev)
         event_free(s->sleep_ev);
     minheap_deinit(&s->sleepers);
+    free(s->ts);
     if (s->md)
         pcre2_match_data_free(s->md);
     actor_timer_free(s->tick);

@@ -31,6 +31,15 @@ enum phase { PH_INIT, PH_RUNNING, PH_DRAINING, PH_DONE };
 
 struct shard;
 
+/* A telemetry signal in a shard: its share of the arrivals (smooth
+ * weighted round robin by request rate) and its documents per request. */
+struct tstream {
+    double posts;             /* requests per second of the whole run */
+    double per_post;          /* documents per request */
+    double credit;            /* round-robin credit */
+    double acc;               /* documents owed (fractions carried over) */
+};
+
 /* Where a VU is: between iterations (idle, sleeping, retired), or in
  * its setup, an iteration, or its teardown. */
 enum vu_stage { VS_BETWEEN, VS_SETUP, VS_ITER, VS_TEARDOWN };
@@ -50,6 +59,8 @@ struct vu {
     uint8_t stage;       /* enum vu_stage */
     uint8_t setup_done;  /* ran its setup (or has none and began an iteration) */
     uint8_t torn_down;   /* ran its teardown */
+    int iter_end;        /* the iteration ends before this step (nmain, or one telemetry step) */
+    int ndocs;           /* telemetry: documents in the request in flight */
     struct tmpl_val *vars; /* by symbol index: dataset columns, extractions */
     struct sbuf out;     /* the request being sent, when rendered per request */
     struct sbuf *own;    /* by symbol index: extracted values' bytes */
@@ -80,6 +91,7 @@ struct shard {
     uint64_t rng[4];          /* builtins' randomness (uuid, random_*) */
     pcre2_match_data *md;     /* for extractors' regexes, on this loop */
     long ds_next;             /* the next dataset row this shard takes (sequential, unique) */
+    struct tstream *ts;       /* telemetry: one per signal (step), else NULL */
     struct exec_profile prof;
     struct exec_control ctl;
     int open;
@@ -165,6 +177,10 @@ void shard_start_ticker(struct shard *s, uint64_t first_us);
 void shard_on_arrival(evutil_socket_t fd, short what, void *arg);
 /* Planned peak rate of this shard, per second. */
 double shard_peak_rate(const struct shard *s);
+
+/* Telemetry: set signal k's documents per second (k < 0: the planned
+ * rates) and the run's total request rate to match. */
+void shard_telemetry_rates(struct shard *s, int k, double docs_per_s);
 
 /* ---- run_render.c ---- */
 

@@ -5,6 +5,7 @@
 #include "clock.h"
 #include "dataset.h"
 #include "extract.h"
+#include "telemetry.h"
 #include "xmalloc.h"
 
 #include <errno.h>
@@ -42,6 +43,8 @@ static void record(struct shard *s, struct vu *v, struct httpc_conn *c, int err,
         } else if (st >= 400) {
             ss->errors[STATS_ERR_HTTP_4XX]++;
             failed = 1;
+        } else if (s->ts) {
+            ss->documents += (uint64_t)v->ndocs; /* delivered: the destination took them */
         }
         const struct script_checks *ck = &step->checks;
         if (ck->status && st != ck->status)
@@ -232,7 +235,39 @@ static void vu_begin(struct shard *s, struct vu *v, uint64_t due, uint64_t now)
         v->stage = VS_ITER;
         v->step = 0;
     }
+    v->iter_end = s->sc->nmain;
+    if (s->ts) {
+        /* telemetry: this arrival is one request of the signal whose turn
+         * it is (smooth weighted round robin: each keeps its rate) */
+        int best = 0;
+        double sum = 0;
+        for (int k = 0; k < s->sc->nmain; k++) {
+            s->ts[k].credit += s->ts[k].posts;
+            sum += s->ts[k].posts;
+            if (s->ts[k].credit > s->ts[best].credit)
+                best = k;
+        }
+        s->ts[best].credit -= sum;
+        v->step = best;
+        v->iter_end = best + 1;
+    }
     send_step(s, v, due, now);
+}
+
+void shard_telemetry_rates(struct shard *s, int k, double docs_per_s)
+{
+    const struct script_telemetry *t = s->sc->telemetry;
+    double total = 0;
+    for (int i = 0; i < t->nstreams; i++) {
+        double docs = i == k ? docs_per_s : k < 0 ? t->streams[i].docs_per_s : -1;
+        if (docs >= 0) {
+            s->ts[i].posts = telemetry_posts_per_s(docs, t->batch);
+            s->ts[i].per_post = docs <= 1.0 ? 1.0 : docs / s->ts[i].posts;
+        }
+        total += s->ts[i].posts;
+    }
+    if (k >= 0) /* the whole run's request rate; each shard applies its share */
+        exec_control_set_level(&s->ctl, &s->prof, ptime(s, clock_now_us()), total, 0);
 }
 
 static int wants_teardown(const struct shard *s, const struct vu *v)
@@ -386,7 +421,7 @@ static void on_response(struct httpc_conn *c, int err, uint64_t now, void *arg)
 static void advance(struct shard *s, struct vu *v, uint64_t now, uint64_t pause)
 {
     const struct script *sc = s->sc;
-    int end = v->stage == VS_SETUP ? sc->nmain + sc->nsetup : v->stage == VS_ITER ? sc->nmain : sc->nsteps;
+    int end = v->stage == VS_SETUP ? sc->nmain + sc->nsetup : v->stage == VS_ITER ? v->iter_end : sc->nsteps;
     if (++v->step < end) {
         if (s->phase == PH_DONE)
             return;
@@ -407,6 +442,7 @@ static void advance(struct shard *s, struct vu *v, uint64_t now, uint64_t pause)
         }
         v->stage = VS_ITER;
         v->step = 0;
+        v->iter_end = sc->nmain;
         if (pause)
             sleep_push(s, v, now + pause, now);
         else

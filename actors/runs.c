@@ -73,7 +73,7 @@ static void state_to_metrics(struct runs *rs, struct run *r, const char *state)
         msg_free(&ms->m);
 }
 
-static void to_shards(struct run *r, enum run_op op, double value, uint64_t ramp_us)
+static void to_shards(struct run *r, enum run_op op, double value, uint64_t ramp_us, int stream)
 {
     for (int i = 0; i < r->nshards; i++) {
         struct run_control *c = MSG_NEW(MSG_RUN_CONTROL, struct run_control);
@@ -81,6 +81,7 @@ static void to_shards(struct run *r, enum run_op op, double value, uint64_t ramp
         c->op = op;
         c->value = value;
         c->ramp_us = ramp_us;
+        c->stream = stream;
         if (actor_send_urgent(r->shards[i], &c->m) < 0)
             msg_free(&c->m);
     }
@@ -169,11 +170,39 @@ static void control(struct runs *rs, struct run_control *c)
         return;
     }
     int open = script_load_is_open(&r->sc->load);
+    int stream = -1;
+    const struct script_telemetry *tel = r->sc->telemetry;
+    if (c->signal[0] && c->op != RUN_OP_SET_RATE) {
+        reply_control(&c->m, 400, "only a rate is set per signal");
+        return;
+    }
     switch (c->op) {
     case RUN_OP_SET_RATE:
         if (!open) {
             reply_control(&c->m, 409, "set_rate needs an arrival-rate executor (this run uses %s)",
                           script_executor_name(r->sc->load.executor));
+            return;
+        }
+        if (tel) {
+            /* a telemetry run's rates are each signal's documents per second */
+            for (int k = 0; k < tel->nstreams && stream < 0; k++)
+                if (strcmp(c->signal, telemetry_signal_name(tel->streams[k].signal)) == 0)
+                    stream = k;
+            if (stream < 0) {
+                reply_control(&c->m, c->signal[0] ? 404 : 409,
+                              c->signal[0] ? "this run sends no %s" : "a telemetry run sets the rate of one signal: "
+                                                                     "name logs, metrics or traces%s",
+                              c->signal);
+                return;
+            }
+            if (!(c->value >= 0 && c->value <= TELEMETRY_MAX_RATE)) {
+                reply_control(&c->m, 400, "rate must be between 0 and %.0f documents per second", TELEMETRY_MAX_RATE);
+                return;
+            }
+            break;
+        }
+        if (c->signal[0]) {
+            reply_control(&c->m, 409, "only a telemetry run has signals");
             return;
         }
         if (!(c->value >= 0 && c->value <= SCRIPT_MAX_RATE)) {
@@ -216,7 +245,7 @@ static void control(struct runs *rs, struct run_control *c)
         r->state = RS_STOPPING;
         break;
     }
-    to_shards(r, c->op, c->value, c->ramp_us);
+    to_shards(r, c->op, c->value, c->ramp_us, stream);
     if (c->op == RUN_OP_PAUSE || c->op == RUN_OP_RESUME || c->op == RUN_OP_STOP)
         state_to_metrics(rs, r, c->op == RUN_OP_PAUSE ? "paused" : c->op == RUN_OP_RESUME ? "running" : "stopping");
     /* "set_rate 300 over 10 s", "scale 50%", "pause" */
@@ -225,8 +254,8 @@ static void control(struct runs *rs, struct run_control *c)
     if (valued && c->ramp_us)
         snprintf(ramp, sizeof ramp, " over %.3g s", (double)c->ramp_us / 1e6);
     if (valued)
-        snprintf(what, sizeof what, "%s %g%s%s", run_op_name(c->op), c->value,
-                 c->op == RUN_OP_SCALE ? "%" : "", ramp);
+        snprintf(what, sizeof what, "%s %g%s%s%s%s", run_op_name(c->op), c->value,
+                 c->op == RUN_OP_SCALE ? "%" : "", stream >= 0 ? " " : "", stream >= 0 ? c->signal : "", ramp);
     else
         snprintf(what, sizeof what, "%s", run_op_name(c->op));
     event_to(r, c->op == RUN_OP_STOP ? RUN_EV_STOPPING : RUN_EV_CONTROL, "%s", what);
@@ -241,9 +270,9 @@ static void abort_run(struct runs *rs, struct run_abort *a)
     r->aborted = 1;
     snprintf(r->abort_reason, sizeof r->abort_reason, "%s", a->reason);
     if (r->state == RS_PAUSED)
-        to_shards(r, RUN_OP_RESUME, 0, 0);
+        to_shards(r, RUN_OP_RESUME, 0, 0, -1);
     r->state = RS_STOPPING;
-    to_shards(r, RUN_OP_STOP, 0, 0);
+    to_shards(r, RUN_OP_STOP, 0, 0, -1);
     state_to_metrics(rs, r, "stopping");
     event_to(r, RUN_EV_ABORTING, "%s", a->reason);
 }
@@ -259,10 +288,10 @@ static void shard_done(struct runs *rs, struct shard_done *d)
         snprintf(r->abort_reason, sizeof r->abort_reason, "shard %d: %s", d->shard, d->error);
         alog_error(rs->self, "run %llu: %s", (unsigned long long)r->id, r->abort_reason);
         if (r->state == RS_PAUSED)
-            to_shards(r, RUN_OP_RESUME, 0, 0);
+            to_shards(r, RUN_OP_RESUME, 0, 0, -1);
         if (r->state != RS_FINISHING) {
             r->state = RS_STOPPING;
-            to_shards(r, RUN_OP_STOP, 0, 0);
+            to_shards(r, RUN_OP_STOP, 0, 0, -1);
             event_to(r, RUN_EV_ABORTING, "%s", r->abort_reason);
         }
     }
@@ -343,9 +372,9 @@ static void stop_all(struct runs *rs, msg_t *req)
         if (r->state == RS_STOPPING || r->state == RS_FINISHING)
             continue;
         if (r->state == RS_PAUSED)
-            to_shards(r, RUN_OP_RESUME, 0, 0);
+            to_shards(r, RUN_OP_RESUME, 0, 0, -1);
         r->state = RS_STOPPING;
-        to_shards(r, RUN_OP_STOP, 0, 0);
+        to_shards(r, RUN_OP_STOP, 0, 0, -1);
         state_to_metrics(rs, r, "stopping");
         event_to(r, RUN_EV_STOPPING, "the server is shutting down");
     }

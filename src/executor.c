@@ -140,7 +140,8 @@ static uint64_t next_change(const struct exec_control *c, const struct exec_prof
 uint64_t exec_arrival_next(const struct exec_control *c, const struct exec_profile *p, double share,
                       uint64_t t_us, uint64_t horizon_us, double *carry)
 {
-    /* carry holds the fraction of an arrival already accumulated (0..1). */
+    /* carry holds the fraction of an arrival already accumulated: 0..1,
+     * or a little below 0 when the last arrival was rounded down. */
     double need = 1.0 - *carry;
     double t = (double)t_us;
     const double step_max = 1000.0; /* µs */
@@ -162,9 +163,15 @@ uint64_t exec_arrival_next(const struct exec_control *c, const struct exec_profi
             }
             double dt = need / r0;
             if (t + dt <= seg_end) {
-                *carry = 0;
                 double next = t + dt;
-                return next >= (double)horizon_us ? UINT64_MAX : (uint64_t)llround(next);
+                if (next >= (double)horizon_us - 0.5) /* at the end (float error aside): not in it */
+                    return UINT64_MAX;
+                /* the caller resumes from the rounded microsecond: carry what
+                 * rounding took or gave (negative: owed), so the intervals do
+                 * not drift (1700/s would be 1700.68/s by 588 µs steps) */
+                uint64_t at = (uint64_t)llround(next);
+                *carry = ((double)at - next) * r0;
+                return at;
             }
             need -= r0 * (seg_end - t);
             t = seg_end;
@@ -188,9 +195,12 @@ uint64_t exec_arrival_next(const struct exec_control *c, const struct exec_profi
                 x = (-ra + sqrt(ra * ra + 4 * a * need)) / (2 * a);
             if (!(x >= 0 && x <= h))
                 x = h;
-            *carry = 0;
             double next = t + x;
-            return next >= (double)horizon_us ? UINT64_MAX : (uint64_t)llround(next);
+            if (next >= (double)horizon_us - 0.5) /* at the end (float error aside): not in it */
+                return UINT64_MAX;
+            uint64_t at = (uint64_t)llround(next);
+            *carry = ((double)at - next) * (ra + (rb - ra) * x / h); /* as above */
+            return at;
         }
         need -= area;
         t += h;

@@ -217,6 +217,24 @@ char *report_summary_json(const struct report_input *in, size_t *len)
         yajl_gen_map_close(g);
         from += n;
     }
+    if (sc->telemetry) {
+        /* documents the destination took, per signal, and their rate */
+        json_gen_cstr(g, "telemetry");
+        yajl_gen_map_open(g);
+        for (int i = 0; i < sc->telemetry->nstreams; i++) {
+            const struct stats_step *ss = &in->cum->steps[i];
+            json_gen_cstr(g, sc->steps[i].name);
+            yajl_gen_map_open(g);
+            json_gen_kv_int(g, "documents", (int64_t)ss->documents);
+            json_gen_kv_double(g, "documents_per_s",
+                               in->duration_s > 0 ? (double)ss->documents / in->duration_s : 0, 3);
+            json_gen_kv_double(g, "planned_per_s", sc->telemetry->streams[i].docs_per_s, 3);
+            json_gen_kv_int(g, "requests", (int64_t)ss->requests);
+            json_gen_kv_int(g, "failed", (int64_t)ss->failed);
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_map_close(g);
+    }
     json_gen_cstr(g, "thresholds");
     yajl_gen_array_open(g);
     for (int i = 0; i < sc->nthresholds; i++) {
@@ -393,6 +411,8 @@ char *report_frame_json(const struct frame_input *in, size_t *len)
         json_gen_kv_int(g, "requests", (int64_t)ss->requests);
         json_gen_kv_int(g, "failed", (int64_t)ss->failed);
         json_gen_kv_int(g, "retries", (int64_t)ss->retries);
+        if (in->sc->telemetry)
+            json_gen_kv_int(g, "documents", (int64_t)ss->documents);
         json_gen_kv_double(g, "rps", in->span_s > 0 ? (double)ss->requests / in->span_s : 0, 3);
         gen_counts(g, "errors", ss->errors, NULL);
         gen_latencies(g, ss, 0);

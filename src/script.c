@@ -1085,7 +1085,7 @@ static int build(yajl_val root, const char *base_dir, struct script **out, struc
 {
     static const char *const keys[] = { "target", "steps", "load", "thresholds",
                                         "insecure_skip_tls_verify", "user_agent", "retry_stale",
-                                        "backoff", "dataset", "setup", "teardown", NULL };
+                                        "backoff", "dataset", "setup", "teardown", "telemetry", NULL };
     *out = NULL;
     if (!YAJL_IS_OBJECT(root))
         return json_fail(e, "", "expected a JSON object at the top level, got %s",
@@ -1095,17 +1095,29 @@ static int build(yajl_val root, const char *base_dir, struct script **out, struc
 
     struct script *s = xcalloc(1, sizeof *s);
     struct base b = { 0 };
+    /* a telemetry script stands for steps and a load of its own making */
+    yajl_val made = NULL, src = root;
+    if (json_get(root, "telemetry")) {
+        made = telemetry_expand(root, &s->telemetry, e);
+        if (!made)
+            goto fail;
+        src = made;
+    }
     if (parse_options(s, root, &b, e) < 0 || parse_target(root, &b, e) < 0 ||
-        parse_steps(s, root, &b, e) < 0 || parse_load(&s->load, root, e) < 0 ||
+        parse_steps(s, src, &b, e) < 0 || parse_load(&s->load, src, e) < 0 ||
         parse_thresholds(s, root, e) < 0 || script_parse_dataset(s, root, base_dir, e) < 0 ||
         script_compile_templates(s, e) < 0)
         goto fail;
+    if (made)
+        yajl_tree_free(made);
     script_origin_deinit(&b.origin);
     free(b.prefix);
     *out = s;
     return 0;
 
 fail:
+    if (made)
+        yajl_tree_free(made);
     script_origin_deinit(&b.origin);
     free(b.prefix);
     script_free(s);
@@ -1150,6 +1162,7 @@ void script_free(struct script *s)
     free(s->thresholds);
     free(s->user_agent);
     script_dataset_free(s->dataset);
+    telemetry_free(s->telemetry);
     tmpl_syms_deinit(&s->vars);
     free(s);
 }

@@ -10,6 +10,7 @@
 #include "threshold.h"
 #include "tmpl.h"
 #include "extract.h"
+#include "telemetry.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -158,6 +159,7 @@ struct script {
     struct script_backoff backoff;
     struct tmpl_syms vars;        /* every variable a template names */
     struct script_dataset *dataset; /* NULL: none */
+    struct script_telemetry *telemetry; /* a telemetry script's signals, or NULL */
     int dynamic;                  /* some step has a placeholder */
     char *user_agent;             /* default "stampede/<package version>" */
 };

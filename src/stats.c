@@ -32,6 +32,7 @@ void stats_step_merge(struct stats_step *dst, const struct stats_step *src)
     dst->retries += src->retries;
     dst->bytes_in += src->bytes_in;
     dst->bytes_out += src->bytes_out;
+    dst->documents += src->documents;
     dst->checks_passed += src->checks_passed;
     dst->checks_failed += src->checks_failed;
     for (int i = 0; i < STATS_ERR_COUNT; i++)

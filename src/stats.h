@@ -40,6 +40,7 @@ struct stats_step {
     uint64_t retries;       /* of those, sent a second time on a fresh connection after
                                a stale keep-alive one failed (both reached the wire) */
     uint64_t bytes_in, bytes_out;
+    uint64_t documents;     /* telemetry: documents in requests the destination took (2xx, 3xx) */
     uint64_t checks_passed, checks_failed;
     uint64_t errors[STATS_ERR_COUNT];
     uint64_t status[STATS_STATUS_SLOTS];

@@ -13,9 +13,14 @@
 
 void target_start(struct target *t, const char *const *args)
 {
+    target_start_program(t, "stampede-target", args);
+}
+
+void target_start_program(struct target *t, const char *program, const char *const *args)
+{
     char bin[600];
     const char *bd = getenv("STAMPEDE_BUILDDIR");
-    snprintf(bin, sizeof bin, "%s/tests/target/stampede-target", bd ? bd : ".");
+    snprintf(bin, sizeof bin, "%s/tests/target/%s", bd ? bd : ".", program);
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     const char *argv[16] = { bin, "--port", "0" };
@@ -39,7 +44,7 @@ void target_start(struct target *t, const char *const *args)
     if (fgets(line, sizeof line, f))
         sscanf(line, "PORT %d", &port);
     fclose(f);
-    ck_assert_msg(port > 0, "the target did not start (%s)", line);
+    ck_assert_msg(port > 0, "%s did not start (%s)", program, line);
     t->pid = pid;
     t->port = (uint16_t)port;
 }

@@ -13,6 +13,9 @@ struct target {
 /* Start it with extra args (NULL-terminated, may be NULL); aborts the test
  * on failure. */
 void target_start(struct target *t, const char *const *args);
+/* The same for another program of tests/target/ that prints "PORT n"
+ * (stampede-collector). */
+void target_start_program(struct target *t, const char *program, const char *const *args);
 void target_stop(struct target *t);
 /* Requests it counted (GET /__stats "requests"). */
 long target_requests(const struct target *t);

@@ -910,6 +910,160 @@ START_TEST(live_control_from_stdin)
 }
 END_TEST
 
+/* ---- telemetry ---- */
+
+static struct target col;
+
+static yajl_val collector_stats(struct itest_resp *r)
+{
+    itest_http(col.port, "GET", "/__stats", NULL, NULL, 0, 0, r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_ptr_nonnull(r->json);
+    return r->json;
+}
+
+static long col_num(yajl_val st, const char *a, const char *b)
+{
+    const char *p[3] = { a, b, NULL };
+    yajl_val v = yajl_tree_get(st, p, yajl_t_number);
+    ck_assert_msg(v != NULL, "collector stats lack %s.%s", a, b ? b : "");
+    return (long)YAJL_GET_INTEGER(v);
+}
+
+/* The documents of each whole second the collector saw for signal (the
+ * first and last are partial and left out). */
+static int whole_seconds(yajl_val st, const char *signal, long *out, int max)
+{
+    const char *p[] = { signal, "per_second", NULL };
+    yajl_val m = yajl_tree_get(st, p, yajl_t_object);
+    ck_assert_ptr_nonnull(m);
+    int n = 0;
+    for (size_t i = 1; i + 1 < m->u.object.len && n < max; i++) /* keys come in time order */
+        out[n++] = (long)YAJL_GET_INTEGER(m->u.object.values[i]);
+    return n;
+}
+
+/* Each whole second within 1% of rate — or one request's documents, the
+ * finest grain a destination counting by the second can see (a request
+ * sent a hair before a second ends may arrive just after it). */
+static void expect_rate(yajl_val st, const char *signal, double rate, double per_request)
+{
+    long sec[32];
+    int n = whole_seconds(st, signal, sec, 32);
+    ck_assert_msg(n >= 1, "%s: no whole second", signal);
+    double tol = rate * 0.01 > per_request ? rate * 0.01 : per_request;
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(fabs((double)sec[i] - rate) <= tol, "%s: %ld documents in a second, want %g +-1%%", signal,
+                      sec[i], rate);
+}
+
+/* MoniFlux's own example payloads, as a telemetry script: each signal
+ * gets its rate every second, every document is well formed and its trace
+ * ids unique, the key is on every request, and the summary counts what
+ * the collector took. */
+START_TEST(telemetry_seed_payloads_keep_their_rates)
+{
+    static const struct {
+        int log_rate, log_size, metrics_rate, trace_rate;
+    } seeds[] = { { 500, 50, 1000, 200 }, { 300, 30, 600, 100 } };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        char size[16];
+        snprintf(size, sizeof size, "%d", seeds[i].log_size);
+        const char *args[] = { "--key", "k3y-seed", "--log-size", size, NULL };
+        target_start_program(&col, "stampede-collector", args);
+        char sc[1024];
+        snprintf(sc, sizeof sc,
+                 "{\"telemetry\":{\"destination\":{\"url\":\"http://127.0.0.1:%u\",\"api_key\":\"k3y-seed\"},"
+                 "\"format\":\"moniflux\",\"test_id\":\"seed-%zu\",\"duration\":\"4s\","
+                 "\"logs\":{\"rate\":%d,\"size\":%d,\"level\":\"warn\"},\"metrics\":{\"rate\":%d},"
+                 "\"traces\":{\"rate\":%d}}}",
+                 col.port, i, seeds[i].log_rate, seeds[i].log_size, seeds[i].metrics_rate, seeds[i].trace_rate);
+        struct run_result r;
+        run(sc, NULL, &r);
+        ck_assert_msg(r.code == 0, "exit %d %s", r.code, r.err);
+        struct itest_resp cr;
+        yajl_val st = collector_stats(&cr);
+        expect_rate(st, "logs", seeds[i].log_rate, 1);
+        expect_rate(st, "metrics", seeds[i].metrics_rate, 1);
+        expect_rate(st, "traces", seeds[i].trace_rate, 1);
+        static const char *const sig[] = { "logs", "metrics", "traces" };
+        for (int k = 0; k < 3; k++) {
+            ck_assert_int_eq(col_num(st, sig[k], "bad"), 0);
+            ck_assert_double_eq(num(&r, "telemetry", sig[k], "documents", NULL), (double)col_num(st, sig[k], "docs"));
+        }
+        ck_assert_int_eq(col_num(st, "bad_key", NULL), 0);
+        ck_assert_int_eq(col_num(st, "repeated_ids", NULL), 0);
+        ck_assert_int_eq(col_num(st, "logs", "docs"), seeds[i].log_rate * 4);
+        itest_resp_free(&cr);
+        run_free(&r);
+        target_stop(&col);
+    }
+}
+END_TEST
+
+/* OTLP/HTTP JSON and JSON lines in batches: 20,000 log records a second
+ * in requests of 100, each signal at its rate; a live "rate N SIGNAL"
+ * changes one signal only. */
+START_TEST(telemetry_batches_and_live_rates)
+{
+    const char *args[] = { "--log-size", "64", NULL };
+    target_start_program(&col, "stampede-collector", args);
+    char sc[1024];
+    snprintf(sc, sizeof sc,
+             "{\"telemetry\":{\"destination\":{\"url\":\"http://127.0.0.1:%u/\"},\"format\":\"otlp\",\"batch\":100,"
+             "\"duration\":\"3s\",\"logs\":{\"rate\":20000,\"size\":64},\"metrics\":{\"rate\":2500},"
+             "\"traces\":{\"rate\":1250}}}",
+             col.port);
+    struct run_result r;
+    run(sc, NULL, &r);
+    ck_assert_msg(r.code == 0, "exit %d %s", r.code, r.err);
+    struct itest_resp cr;
+    yajl_val st = collector_stats(&cr);
+    expect_rate(st, "logs", 20000, 100);
+    expect_rate(st, "metrics", 2500, 100);
+    expect_rate(st, "traces", 1250, 100);
+    ck_assert_int_eq(col_num(st, "logs", "docs"), 60000);
+    ck_assert_int_eq(col_num(st, "logs", "requests"), 600); /* batches of 100 */
+    ck_assert_int_eq(col_num(st, "traces", "docs"), 3750);
+    ck_assert_int_eq(col_num(st, "logs", "bad") + col_num(st, "metrics", "bad") + col_num(st, "traces", "bad"), 0);
+    ck_assert_int_eq(col_num(st, "repeated_ids", NULL), 0);
+    ck_assert_int_eq(col_num(st, "not_json", NULL), 0);
+    itest_resp_free(&cr);
+    run_free(&r);
+
+    /* JSON lines; logs turned from 400/s to 100/s at 2.7 s, metrics untouched */
+    itest_http(col.port, "POST", "/__reset", NULL, "", 0, 0, &cr);
+    itest_resp_free(&cr);
+    snprintf(sc, sizeof sc,
+             "{\"telemetry\":{\"destination\":{\"url\":\"http://127.0.0.1:%u\"},\"format\":\"jsonl\",\"batch\":50,"
+             "\"duration\":\"5s\",\"logs\":{\"rate\":400,\"size\":64},\"metrics\":{\"rate\":250}}}",
+             col.port);
+    const struct feed feed[] = {
+        { 2700, "rate 100 logs\n" },
+        { 2750, "rate 5\nrate 10 traces\n" },
+        { 2800, NULL },
+    };
+    const char *ctl[] = { "--control", NULL };
+    run_fed(sc, ctl, feed, &r);
+    ck_assert_msg(r.code == 0, "exit %d %s", r.code, r.err);
+    ck_assert_msg(strstr(r.err, "set_rate 100 logs: applied"), "%s", r.err);
+    ck_assert_msg(strstr(r.err, "sets the rate of one signal"), "%s", r.err);
+    ck_assert_msg(strstr(r.err, "this run sends no traces"), "%s", r.err);
+    st = collector_stats(&cr);
+    long sec[32];
+    int n = whole_seconds(st, "logs", sec, 32);
+    ck_assert_int_ge(n, 3);
+    ck_assert_msg(fabs((double)sec[0] - 400) <= 50, "logs in the first whole second, before the change: %ld/s",
+                  sec[0]);
+    ck_assert_msg(fabs((double)sec[n - 1] - 100) <= 50, "logs in the last whole second, after it: %ld/s", sec[n - 1]);
+    expect_rate(st, "metrics", 250, 50);
+    ck_assert_int_eq(col_num(st, "logs", "bad") + col_num(st, "metrics", "bad"), 0);
+    itest_resp_free(&cr);
+    run_free(&r);
+    target_stop(&col);
+}
+END_TEST
+
 static Suite *run_suite(void)
 {
     Suite *s = suite_create("run");
@@ -926,6 +1080,8 @@ static Suite *run_suite(void)
     tcase_add_test(tc, datasets_feed_templates);
     tcase_add_test(tc, setup_and_teardown_once_per_vu);
     tcase_add_test(tc, extracted_values_are_used);
+    tcase_add_test(tc, telemetry_seed_payloads_keep_their_rates);
+    tcase_add_test(tc, telemetry_batches_and_live_rates);
     tcase_add_test(tc, latency_is_measured);
     tcase_add_test(tc, open_model_keeps_its_rate_when_the_target_slows);
     tcase_add_test(tc, high_rates_keep_their_rate_in_tick_mode);

@@ -59,6 +59,17 @@ START_TEST(constant_rate_is_exact)
     l.time_unit_us = 60000000;
     exec_profile_from_load(&p, &l);
     ck_assert_int_eq(count_arrivals(&c, &p, 1.0, p.length_us, NULL, NULL), 10);
+    /* rates whose interval is not a whole number of microseconds keep
+     * their count (1700/s once drifted to 1700.68/s by 588 µs steps), and
+     * an arrival that float error puts a hair before the end is not in it */
+    static const double rates[] = { 1700, 7, 333, 4999.9, 0.5, 123456 };
+    for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
+        l = constant_rate(rates[i], 4000000);
+        exec_profile_from_load(&p, &l);
+        long want = (long)ceil(rates[i] * 4 - 1e-9);
+        long got = count_arrivals(&c, &p, 1.0, p.length_us, NULL, NULL);
+        ck_assert_msg(got == want, "rate %g for 4 s: %ld arrivals, want %ld", rates[i], got, want);
+    }
 }
 END_TEST
 

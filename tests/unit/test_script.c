@@ -192,6 +192,60 @@ START_TEST(setup_and_teardown_steps)
 }
 END_TEST
 
+static const char *header(const struct script_step *st, const char *name);
+
+/* A telemetry section stands for its steps and load; its errors name
+ * the field under "telemetry". */
+START_TEST(telemetry_scripts)
+{
+#define TEL(x) "{'telemetry':{'destination':{'url':'http://127.0.0.1:4318/'},'duration':'10s'" x "}}"
+    struct script *s = parse_ok(TEL(",'format':'otlp','batch':100,'logs':{'rate':250,'size':64,'level':'ERROR'},"
+                                    "'traces':{'rate':0.5},'metrics':{'rate':0}"));
+    ck_assert_ptr_nonnull(s->telemetry);
+    ck_assert_int_eq(s->nsteps, 2); /* metrics at rate 0: no step */
+    ck_assert_str_eq(s->steps[0].name, "logs");
+    ck_assert_str_eq(s->steps[0].target, "/v1/logs");
+    ck_assert_str_eq(s->steps[1].target, "/v1/traces");
+    ck_assert_str_eq(s->steps[0].method, "POST");
+    ck_assert_int_eq(s->steps[0].retry_stale, 0); /* documents are never sent twice */
+    ck_assert_int_eq(s->telemetry->streams[0].level, 17);
+    ck_assert_int_eq(s->telemetry->streams[0].log_size, 64);
+    ck_assert(script_load_is_open(&s->load));
+    /* 250 logs/s in batches of 100: 3 requests a second; 0.5 traces/s: one each 2 s */
+    ck_assert_double_eq_tol(s->load.rate, 3.5, 1e-9);
+    ck_assert_uint_eq(s->load.duration_us, 10 * S_SEC);
+    script_free(s);
+    s = parse_ok("{'telemetry':{'destination':{'url':'http://h:9000/ingest','api_key':'k','headers':{'X-Org':'o'}},"
+                 "'duration':'1m','logs':{'rate':10}},'thresholds':{'http_req_failed{step:logs}':['rate<0.01']}}");
+    ck_assert_int_eq(s->telemetry->format, TELEMETRY_MONIFLUX);
+    ck_assert_int_eq(s->telemetry->batch, 1);
+    ck_assert_str_eq(s->steps[0].target, "/ingest/logs");
+    ck_assert_str_eq(header(&s->steps[0], "X-API-Key"), "k");
+    ck_assert_str_eq(header(&s->steps[0], "Authorization"), "Bearer k");
+    ck_assert_str_eq(header(&s->steps[0], "X-Org"), "o");
+    ck_assert_int_eq(s->nthresholds, 1);
+    script_free(s);
+    expect_err(TEL(""), "telemetry", "no signal to send");
+    expect_err("{'telemetry':{'duration':'1s','logs':{'rate':1}}}", "telemetry.destination", "is required");
+    expect_err("{'telemetry':{'destination':{'url':'ftp://h/'},'duration':'1s','logs':{'rate':1}}}",
+               "telemetry.destination.url", "unsupported scheme");
+    expect_err("{'telemetry':{'destination':{'url':'http://h/?a=1'},'duration':'1s','logs':{'rate':1}}}",
+               "telemetry.destination.url", "must not have a query");
+    expect_err(TEL(",'format':'xml','logs':{'rate':1}"), "telemetry.format", "not one of moniflux, jsonl, otlp");
+    expect_err(TEL(",'batch':10,'logs':{'rate':1}"), "telemetry.batch", "one document a request");
+    expect_err(TEL(",'logs':{'rate':-1}"), "telemetry.logs.rate", "");
+    expect_err(TEL(",'logs':{'rate':1,'level':'loud'}"), "telemetry.logs.level", "not one of trace");
+    expect_err(TEL(",'logs':{'rate':1,'size':0}"), "telemetry.logs.size", "");
+    expect_err(TEL(",'metrics':{'rate':1,'size':10}"), "telemetry.metrics", "for logs only");
+    expect_err(TEL(",'logs':{'rate':1,'colour':'red'}"), "telemetry.logs.colour", "unknown field");
+    expect_err("{'telemetry':{'destination':{'url':'http://h/'},'logs':{'rate':1}}}", "telemetry.duration",
+               "is required");
+    expect_err("{" S1 ",'telemetry':{'destination':{'url':'http://h/'},'duration':'1s','logs':{'rate':1}}}", "steps",
+               "a telemetry script has no steps");
+#undef TEL
+}
+END_TEST
+
 /* Stale keep-alive retries: idempotent methods by default, POST and PATCH
  * only when asked (per step or for all); backoff on by default. */
 START_TEST(retry_stale_and_backoff)
@@ -1196,6 +1250,7 @@ static Suite *script_suite(void)
     tcase_add_test(tc, retry_stale_and_backoff);
     tcase_add_test(tc, templates_compile_and_name_their_field);
     tcase_add_test(tc, setup_and_teardown_steps);
+    tcase_add_test(tc, telemetry_scripts);
     tcase_add_test(tc, executor_constant_vus);
     tcase_add_test(tc, executor_ramping_vus);
     tcase_add_test(tc, executor_constant_arrival_rate);
