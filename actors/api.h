@@ -1,6 +1,6 @@
 /* api: the REST routes served by http_front, one file per resource
  * (api_health.c, api_projects.c, api_scenarios.c, api_scripts.c,
- * api_runs.c, api_results.c, api_meta.c, ...), plus helpers they share:
+ * api_runs.c, api_results.c, api_meta.c, api_datasets.c, ...), plus helpers they share:
  * errors from the store and the run manager, JSON body checks, and lists
  * with keyset pagination, filters and sorting. */
 #ifndef STAMPEDE_API_H
@@ -22,6 +22,8 @@ void api_results_register(struct router *r);
 void api_meta_register(struct router *r);
 void api_import_register(struct router *r);
 void api_schedules_register(struct router *r);
+void api_datasets_register(struct router *r);
+void api_moniflux_register(struct router *r);
 void api_ui_register(struct router *r);
 
 /* Answer a failed store_result with its HTTP status and a JSON error;
@@ -30,6 +32,9 @@ void api_store_error(struct http_ctx *c, const struct store_result *res, const c
 /* Send a query to the store; on failure to send, answer 503 and free q.
  * Returns 0 when the reply callback will run. */
 int api_store_call(struct http_ctx *c, struct store_query *q, http_reply_cb fn);
+/* For a store reply handler: 0 when the query went through; else the error
+ * is answered, m freed, and 1 returned (`if (api_store_failed(c, m)) return;`). */
+int api_store_failed(struct http_ctx *c, msg_t *m);
 /* Send a message to the run manager (same contract as api_store_call). */
 int api_runs_call(struct http_ctx *c, msg_t *m, http_reply_cb fn);
 /* Answer an rm_reply that carries an error (status >= 400). */
@@ -55,6 +60,9 @@ int api_get_uuid(yajl_val obj, const char *key, int required, const char **out, 
 /* A query parameter that must be a UUID when present: 0 (absent: *out
  * NULL), or -1 after answering 400 naming it. */
 int api_query_uuid(struct http_ctx *c, const char *key, const char **out);
+/* A query parameter that must be an integer min..max: 0 (*out = dflt
+ * when absent), or -1 after answering 400 naming it. */
+int api_query_long(struct http_ctx *c, const char *key, long min, long max, long dflt, long *out);
 /* A path parameter "id" that must be a UUID; -1 after answering 404. */
 const char *api_path_uuid(struct http_ctx *c, const char *param, const char *what);
 /* An RFC 3339 date-time or a date (YYYY-MM-DD): 1 if s is one. */
@@ -92,6 +100,13 @@ void api_reply_row(struct http_ctx *c, msg_t *m, int status, void (*gen)(yajl_ge
  * limit + 1 rows: {"items": [gen of each], "next_cursor": last id | null}. */
 void api_reply_id_page(struct http_ctx *c, const PGresult *res, int limit,
                        void (*gen)(yajl_gen g, const PGresult *r, int row));
+
+/* Run q and answer a page of rows that belong to the resource named by
+ * the path's "id" (a <what>): q's first statement gives whether it exists
+ * (one boolean), its second the rows, fetched with limit + 1 and paged as
+ * api_reply_id_page does. 404 naming "id" when it does not exist. */
+void api_child_page(struct http_ctx *c, struct store_query *q, const char *what, int limit,
+                    void (*gen)(yajl_gen g, const PGresult *r, int row));
 
 /* DELETE /v1/<table>/:id: 404 unknown, 409 (field "cascade") while rows of
  * child_table refer to it through child_fk, unless ?cascade=true; 204. */

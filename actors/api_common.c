@@ -25,6 +25,8 @@ void api_register_all(struct router *r)
     api_results_register(r); /* before api_runs: /v1/runs/compare is not an id */
     api_runs_register(r);
     api_schedules_register(r);
+    api_datasets_register(r);
+    api_moniflux_register(r);
     api_ui_register(r);
 }
 
@@ -39,6 +41,16 @@ void api_store_error(struct http_ctx *c, const struct store_result *res, const c
         http_reply_error(c, status, store_status_code(res->status), NULL, "internal database error");
     else
         http_reply_error(c, status, store_status_code(res->status), NULL, "%s", msg);
+}
+
+int api_store_failed(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    if (r->status == STORE_OK)
+        return 0;
+    api_store_error(c, r, NULL);
+    msg_free(m);
+    return 1;
 }
 
 int api_store_call(struct http_ctx *c, struct store_query *q, http_reply_cb fn)
@@ -173,6 +185,23 @@ int api_query_uuid(struct http_ctx *c, const char *key, const char **out)
         http_reply_error(c, 400, "invalid", key, "%s: expected a UUID", key);
         return -1;
     }
+    return 0;
+}
+
+int api_query_long(struct http_ctx *c, const char *key, long min, long max, long dflt, long *out)
+{
+    const char *v = http_query(c, key);
+    *out = dflt;
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || end == v || n < min || n > max) {
+        http_reply_error(c, 400, "invalid", key, "%s must be an integer %ld..%ld", key, min, max);
+        return -1;
+    }
+    *out = n;
     return 0;
 }
 
@@ -478,4 +507,36 @@ void api_reply_id_page(struct http_ctx *c, const PGresult *res, int limit,
         yajl_gen_null(g);
     yajl_gen_map_close(g);
     http_reply_doc(c, 200, g);
+}
+
+/* ---- a page of a parent's rows ---- */
+
+struct child_page {
+    const char *what;
+    int limit;
+    void (*gen)(yajl_gen g, const PGresult *r, int row);
+};
+
+static void on_child_page(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    const struct child_page *cp = http_udata(c);
+    if (r->status != STORE_OK)
+        api_store_error(c, r, NULL);
+    else if (PQgetvalue(r->res[0], 0, 0)[0] != 't')
+        http_reply_error(c, 404, "not_found", "id", "no %s with id %s", cp->what, http_param(c, "id"));
+    else
+        api_reply_id_page(c, r->res[1], cp->limit, cp->gen);
+    msg_free(m);
+}
+
+void api_child_page(struct http_ctx *c, struct store_query *q, const char *what, int limit,
+                    void (*gen)(yajl_gen g, const PGresult *r, int row))
+{
+    struct child_page *cp = xmalloc(sizeof *cp);
+    cp->what = what;
+    cp->limit = limit;
+    cp->gen = gen;
+    http_set_udata(c, cp, free);
+    api_store_call(c, q, on_child_page);
 }

@@ -351,12 +351,9 @@ static double metric_of(yajl_val obj, const struct cmp_metric *mt)
 
 static void on_compare(struct http_ctx *c, msg_t *m)
 {
-    struct store_result *r = (struct store_result *)m;
-    if (r->status != STORE_OK) {
-        api_store_error(c, r, NULL);
-        msg_free(m);
+    if (api_store_failed(c, m))
         return;
-    }
+    struct store_result *r = (struct store_result *)m;
     char **ids = http_udata(c); /* NULL-terminated, baseline first */
     const PGresult *res = r->res[0];
     int nruns = 0;
@@ -617,12 +614,9 @@ static void junit_cases(struct sbuf *b, yajl_val summary, const char *classname,
 
 static void on_junit(struct http_ctx *c, msg_t *m)
 {
-    struct store_result *r = (struct store_result *)m;
-    if (r->status != STORE_OK) {
-        api_store_error(c, r, NULL);
-        msg_free(m);
+    if (api_store_failed(c, m))
         return;
-    }
+    struct store_result *r = (struct store_result *)m;
     const PGresult *res = r->res[0];
     if (PQntuples(res) == 0) {
         http_reply_error(c, 404, "not_found", "id", "no run with id %s", http_param(c, "id"));

@@ -10,7 +10,6 @@
 #include "script.h"
 #include "xmalloc.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdint.h>
@@ -407,43 +406,13 @@ static void gen_fire(yajl_gen g, const PGresult *res, int i)
     yajl_gen_map_close(g);
 }
 
-static void on_fires(struct http_ctx *c, msg_t *m)
-{
-    struct store_result *r = (struct store_result *)m;
-    if (r->status != STORE_OK)
-        api_store_error(c, r, NULL);
-    else if (PQgetvalue(r->res[0], 0, 0)[0] != 't')
-        http_reply_error(c, 404, "not_found", "id", "no schedule with id %s", http_param(c, "id"));
-    else
-        api_reply_id_page(c, r->res[1], (int)(intptr_t)http_udata(c), gen_fire);
-    msg_free(m);
-}
-
-static int query_long(struct http_ctx *c, const char *key, long min, long max, long dflt, long *out)
-{
-    const char *v = http_query(c, key);
-    *out = dflt;
-    if (!v)
-        return 0;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || *end || end == v || n < min || n > max) {
-        http_reply_error(c, 400, "invalid", key, "%s must be an integer %ld..%ld", key, min, max);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
 static void get_fires(struct http_ctx *c)
 {
     const char *id = api_path_uuid(c, "id", "schedule");
     long limit, cursor;
-    if (!id || query_long(c, "limit", 1, FIRES_MAX, FIRES_DEFAULT, &limit) < 0 ||
-        query_long(c, "cursor", 1, INT64_MAX > LONG_MAX ? LONG_MAX : (long)INT64_MAX, 0, &cursor) < 0)
+    if (!id || api_query_long(c, "limit", 1, FIRES_MAX, FIRES_DEFAULT, &limit) < 0 ||
+        api_query_long(c, "cursor", 1, INT64_MAX > LONG_MAX ? LONG_MAX : (long)INT64_MAX, 0, &cursor) < 0)
         return;
-    http_set_udata(c, (void *)(intptr_t)limit, NULL);
     char lim[24], cur[24];
     snprintf(lim, sizeof lim, "%ld", limit + 1);
     snprintf(cur, sizeof cur, "%ld", cursor);
@@ -453,7 +422,7 @@ static void get_fires(struct http_ctx *c)
     store_query_add(q, "SELECT id, " API_TS("due_at") ", " API_TS("fired_at") ", run_id, outcome, detail"
                        " FROM schedule_fires WHERE schedule_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)"
                        " ORDER BY id DESC LIMIT $3::integer", 3, p);
-    api_store_call(c, q, on_fires);
+    api_child_page(c, q, "schedule", (int)limit, gen_fire);
 }
 
 static void on_next(struct http_ctx *c, msg_t *m)
@@ -507,7 +476,7 @@ static void get_next(struct http_ctx *c)
 {
     const char *id = api_path_uuid(c, "id", "schedule");
     long count;
-    if (!id || query_long(c, "count", 1, NEXT_MAX, 5, &count) < 0)
+    if (!id || api_query_long(c, "count", 1, NEXT_MAX, 5, &count) < 0)
         return;
     http_set_udata(c, (void *)(intptr_t)count, NULL);
     struct store_query *q = store_query_new();

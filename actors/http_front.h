@@ -65,6 +65,9 @@ typedef void (*http_reply_cb)(struct http_ctx *c, msg_t *reply);
 /* Route flag: a JSON body is optional (checked like HTTP_JSON_BODY when the
  * request has one; http_body is NULL when it has none). */
 #define HTTP_JSON_OPTIONAL 2u
+/* Route flag: outside /v1, but guarded by the API token like /v1 is
+ * (MoniFlux's routes). */
+#define HTTP_TOKEN 4u
 
 enum http_peer { HTTP_PEER_STORE, HTTP_PEER_BUS, HTTP_PEER_RUNS, HTTP_PEER_SERIES };
 

@@ -130,7 +130,8 @@ void http_front_on_request(evhtp_request_t *r, void *arg)
         http_raw_error(r, 405, "method_not_allowed", NULL, "%s does not allow this method", path);
         return;
     }
-    if (hf->api_token && (strncmp(path, "/v1/", 4) == 0 || strcmp(path, "/v1") == 0) &&
+    if (hf->api_token &&
+        (strncmp(path, "/v1/", 4) == 0 || strcmp(path, "/v1") == 0 || (match.route->flags & HTTP_TOKEN)) &&
         !token_ok(hf, evhtp_kv_find(r->headers_in, "Authorization"))) {
         hf->unauthorized++;
         http_raw_header(r, "WWW-Authenticate", "Bearer");

@@ -5,6 +5,7 @@
 
 #include "bus.h"
 #include "clock.h"
+#include "collector.h"
 #include "json.h"
 #include "sbuf.h"
 #include "series_writer.h"
@@ -715,7 +716,7 @@ static void on_sweep_result(struct rm *rm, struct store_result *res)
 
 static void maybe_stopped(struct rm *rm)
 {
-    if (!rm->stop_req || !LIST_EMPTY(&rm->creates))
+    if (!rm->stop_req || !LIST_EMPTY(&rm->creates) || rm->collector_stopping)
         return;
     if (!LIST_EMPTY(&rm->runs) && clock_now_us() < rm->stop_deadline_us)
         return;
@@ -737,6 +738,14 @@ static void on_stop(struct rm *rm, msg_t *m)
     rm->stop_req = m;
     rm->stop_deadline_us = clock_now_us() + STOP_DEADLINE_US;
     rm_create_abort_all(rm);
+    if (rm->collector) {
+        msg_t *cs = msg_new(MSG_STOP, sizeof(msg_t));
+        cs->reply_to = rm->self;
+        if (actor_send_urgent(rm->collector, cs) == 0)
+            rm->collector_stopping = 1;
+        else
+            msg_free(cs);
+    }
     struct prun *r;
     LIST_FOREACH(r, &rm->runs, link) {
         r->shutdown = 1;
@@ -814,6 +823,16 @@ static void rm_handle(actor_t *self, msg_t *m)
     case MSG_RM_CONTROL:
         on_control(rm, (struct rm_control *)m);
         return; /* answered (and freed) there */
+    case MSG_DS_COLLECT:
+        /* the collector answers the API itself */
+        if (rm->stop_req || !rm->collector || actor_send(rm->collector, m) < 0)
+            reply_err(m, 503, rm->stop_req ? "shutting_down" : "unavailable", NULL,
+                      rm->stop_req ? "the server is shutting down" : "dataset collection is not available");
+        return;
+    case MSG_STOPPED: /* the collector's */
+        rm->collector_stopping = 0;
+        maybe_stopped(rm);
+        break;
     case MSG_RM_STATS_GET:
         on_stats_get(rm, m);
         break;
@@ -867,6 +886,11 @@ actor_t *run_manager_new(struct loop *l, const struct rm_config *cfg)
     gethostname(host, sizeof host - 1);
     snprintf(rm->owner, sizeof rm->owner, "%s:%d", host, (int)getpid());
     rm->self = actor_new(l, "run_manager", -1, rm_handle, rm, 0);
+    char err[256];
+    struct collector_config cc = { cfg->store, cfg->collect_allow };
+    rm->collector = collector_new(l, &cc, err, sizeof err);
+    if (!rm->collector)
+        alog_error(rm->self, "dataset collection is off: %s", err);
     rm->tick = actor_timer_new(rm->self, TAG_TICK);
     actor_timer_start(rm->tick, TICK_US, TICK_US);
     msg_t *w = msg_new(MSG_DEP_WATCH, sizeof(msg_t));
@@ -899,6 +923,7 @@ void run_manager_free(actor_t *a)
     idmap_deinit(&rm->engine);
     idmap_deinit(&rm->ctl);
     idmap_deinit(&rm->wcorr);
+    collector_free(rm->collector);
     free(rm);
     actor_free(a);
 }

@@ -25,8 +25,12 @@
  * Every state change, load change and threshold abort is also published
  * on the bus as a run event (docs/live.md).
  *
+ * Dataset collections (MSG_DS_COLLECT, collector.h) are jobs too: the run
+ * manager owns the collector actor and forwards them to it unchanged.
+ *
  * MSG_STOP: every active run is stopped gracefully and recorded as
- * interrupted; the reply comes once they are over (or after a deadline). */
+ * interrupted, the collector drops its jobs; the reply comes once they
+ * are over (or after a deadline). */
 #ifndef STAMPEDE_RUN_MANAGER_H
 #define STAMPEDE_RUN_MANAGER_H
 
@@ -102,6 +106,7 @@ struct rm_config {
     actor_t *store, *runs, *series;
     actor_t *bus;          /* run events go to "<prefix>:runs"; may be NULL */
     const char *prefix;    /* channel prefix (copied) */
+    const char *collect_allow; /* CIDRs dataset collection may reach (config collect_allow); NULL = none */
 };
 
 actor_t *run_manager_new(struct loop *l, const struct rm_config *cfg);

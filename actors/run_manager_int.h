@@ -6,6 +6,7 @@
 #include "idmap.h"
 #include "run_manager.h"
 #include "run_msgs.h"
+#include "script.h"
 #include "store.h"
 
 #include <sys/queue.h>
@@ -57,8 +58,13 @@ struct creating {
     LIST_ENTRY(creating) link;
     struct rm_create *req;    /* owned until answered */
     uint64_t corr;
-    int stage;                /* 0: loading, 1: inserting */
+    int stage;                /* 0: loading, 2: reading datasets, 1: inserting */
     struct prun *run;         /* built after loading */
+    char **defs;              /* per script loaded: its definition with the overrides (owned) */
+    int ndefs;
+    PGresult *loaded;         /* the definitions' rows, kept while datasets are read (owned) */
+    struct script_ds_lent *lent; /* datasets by id the scripts name, read for this run (owned) */
+    int nlent;
 };
 LIST_HEAD(creating_list, creating);
 
@@ -80,6 +86,8 @@ struct rm {
     msg_t *stop_req;
     uint64_t stop_deadline_us;
     struct rm_stats stats;
+    actor_t *collector;        /* dataset collections (collector.h); NULL: none */
+    int collector_stopping;    /* MSG_STOP sent to it, MSG_STOPPED not back yet */
 };
 
 /* run_manager.c */

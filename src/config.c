@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "duration.h"
+#include "ssrf.h"
 #include "xmalloc.h"
 
 #include <arpa/inet.h>
@@ -12,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_type { T_LISTEN, T_STR, T_OPTSTR, T_INT, T_LEVEL, T_SIZE, T_DURATION };
+enum opt_type { T_LISTEN, T_STR, T_OPTSTR, T_INT, T_LEVEL, T_SIZE, T_DURATION, T_CIDRS };
 
 struct opt {
     const char *key;  /* file key; the flag is --key with '_' -> '-' */
@@ -58,6 +59,9 @@ static const struct opt opts[] = {
       "folder of the dashboard's files, served at / (empty: the build's contrib/dashboard)" },
     { "api_token", "STAMPEDE_API_TOKEN", T_OPTSTR, OFF(api_token), 0, 0, "",
       "when set, every /v1 route needs Authorization: Bearer <token> (/healthz, /metrics stay open)" },
+    { "collect_allow", "STAMPEDE_COLLECT_ALLOW", T_CIDRS, OFF(collect_allow), 0, 0, "",
+      "CIDRs that dataset collection may reach although they are loopback, private, link-local or "
+      "metadata addresses (e.g. 127.0.0.1/32); empty: none" },
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -126,6 +130,15 @@ static int set_opt(struct config *c, const struct opt *o, const char *v, char *e
         *(int *)p = (int)n;
         return 0;
     }
+    case T_CIDRS: {
+        struct ssrf_allow a;
+        if (ssrf_allow_parse(v, &a, err, errlen) < 0)
+            return -1;
+        ssrf_allow_free(&a);
+        free(*(char **)p);
+        *(char **)p = xstrdup(v);
+        return 0;
+    }
     case T_LEVEL:
         if (log_level_parse(v, (enum log_level *)p) < 0) {
             snprintf(err, errlen, "expected error|warn|info|debug|trace, got '%s'", v);
@@ -184,6 +197,7 @@ void config_deinit(struct config *c)
     free(c->channel_prefix);
     free(c->api_token);
     free(c->dashboard_dir);
+    free(c->collect_allow);
     free(c->config_path);
     memset(c, 0, sizeof *c);
 }

@@ -30,6 +30,8 @@ struct config {
     uint64_t request_timeout_us; /* deadline of an API request's reply */
     char *channel_prefix;   /* Redis channel prefix */
     char *api_token;        /* "" = no auth; else /v1 needs Authorization: Bearer <it> */
+    char *collect_allow;    /* CIDRs dataset collection may reach despite the SSRF guard
+                               (ssrf.h); "" = none. Checked when read */
     char *config_path;      /* file read, or NULL */
 };
 

@@ -175,7 +175,7 @@ static int serve_main(int argc, char **argv)
     app.metrics = metrics_new(l0, &mc);
     struct runs_config rc = { app.loops, app.metrics };
     app.runs = runs_new(l0, &rc);
-    struct rm_config rmc = { app.store, app.runs, app.series, app.bus, cfg.channel_prefix };
+    struct rm_config rmc = { app.store, app.runs, app.series, app.bus, cfg.channel_prefix, cfg.collect_allow };
     app.rm = run_manager_new(l0, &rmc);
     struct listener_config lc = { cfg.pg_dsn };
     app.listener = listener_new(l0, &lc);

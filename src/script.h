@@ -134,13 +134,36 @@ struct script_dataset {
     enum script_order order;
     int stop;                /* on_exhausted: stop (else recycle) */
     int *col_var;            /* per column: its symbol in script.vars */
-    char *source;            /* the file as given */
+    char *source;            /* the file as given, or the dataset's id */
+    char *id;                /* a dataset of the server ("id"), else NULL */
+    long version;            /* its version these rows are (0 with columns only) */
 };
 
 void script_dataset_free(struct script_dataset *d);
 /* The "dataset" section (script_data.c). base_dir: where a relative file
- * is read from; NULL refuses files (the server). */
+ * is read from; NULL refuses files (the server). A dataset named by "id"
+ * takes its rows from those lent below. */
 int script_parse_dataset(struct script *s, yajl_val root, const char *base_dir, struct json_err *e);
+
+/* Datasets the server keeps ("dataset": {"id": ...}). Parsing never
+ * waits for the database, so the server reads a dataset's rows first and
+ * lends them to the parses the calling thread makes, until it lends
+ * others or NULL:
+ *     script_datasets_lend(v, n); script_parse(...); script_datasets_lend(NULL, 0);
+ * A parse copies the rows it uses; v stays the caller's. rows with no
+ * rows (columns only, e.g. ds_columns_only) check a script's variables
+ * without running it: the parse then skips the "has no rows" check. */
+struct script_ds_lent {
+    const char *id;              /* the dataset's id */
+    long version;                /* the version these rows are; 0: columns only */
+    const struct dataset *rows;  /* borrowed */
+};
+void script_datasets_lend(const struct script_ds_lent *v, int n);
+/* The dataset a definition (parsed JSON) names by id: 1 with its id in
+ * lower case (idlen >= UUID_STR_LEN) and the version it pins (0: the
+ * latest), or 0 when it names none (a file, no dataset, or something the
+ * parser will refuse with its own message). */
+int script_dataset_ref(yajl_val def, char *id, size_t idlen, long *version);
 
 /* ---- the script ---- */
 

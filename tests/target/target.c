@@ -56,7 +56,7 @@ enum { IO_OK = 0, IO_AGAIN = 1, IO_ERR = -1 };
 
 enum route {
     RT_OK, RT_DELAY, RT_STATUS, RT_CHUNKED, RT_SLOW_BODY, RT_CLOSE, RT_RESET, RT_HANGUP,
-    RT_MALFORMED, RT_ECHO, RT_BIG, RT_LOGIN, RT_ME,
+    RT_MALFORMED, RT_ECHO, RT_BIG, RT_LOGIN, RT_ME, RT_ITEMS,
     RT_STATS, RT_ADMIN_RESET, RT_STALL, /* admin routes (these and later): never counted */
 };
 
@@ -64,7 +64,7 @@ static const struct { const char *path; enum route route; } routes[] = {
     { "/delay", RT_DELAY },   { "/status", RT_STATUS },       { "/chunked", RT_CHUNKED },
     { "/slow-body", RT_SLOW_BODY }, { "/close", RT_CLOSE },   { "/reset", RT_RESET },
     { "/hangup", RT_HANGUP }, { "/malformed", RT_MALFORMED }, { "/echo", RT_ECHO },
-    { "/big", RT_BIG },       { "/login", RT_LOGIN },         { "/me", RT_ME },       { "/__stats", RT_STATS },       { "/__reset", RT_ADMIN_RESET },
+    { "/big", RT_BIG },       { "/login", RT_LOGIN },         { "/me", RT_ME },       { "/items", RT_ITEMS },   { "/__stats", RT_STATS },       { "/__reset", RT_ADMIN_RESET },
     { "/__stall", RT_STALL },
 };
 
@@ -841,9 +841,11 @@ static bool token_known(const char *tok, size_t n)
     return false;
 }
 
-/* 200 for "Authorization: Bearer <token>" or "Cookie: sid=<token>" of a
- * token /login issued, else 401; both counted. */
-static void me(struct conn *c)
+/* The session token a request carries ("Authorization: Bearer <token>"
+ * or "Cookie: sid=<token>"), counted as tokens_ok or tokens_rejected:
+ * 1 when /login issued it, 0 when not, -1 when there is none (not
+ * counted). */
+static int session_check(struct conn *c)
 {
     const struct request *r = &c->req;
     const char *tok = NULL;
@@ -855,13 +857,49 @@ static void me(struct conn *c)
         tok += 4;
         n = strcspn(tok, "; ");
     }
-    if (tok && token_known(tok, n)) {
+    if (!tok)
+        return -1;
+    int ok = token_known(tok, n);
+    if (ok)
         c->t->stats.tokens_ok++;
+    else
+        c->t->stats.tokens_rejected++;
+    return ok;
+}
+
+/* 200 for a token /login issued, else 401 (none counts as rejected). */
+static void me(struct conn *c)
+{
+    int ok = session_check(c);
+    if (ok == 1) {
         resp_simple(c, 200, "{\"ok\":true}", NULL);
     } else {
-        c->t->stats.tokens_rejected++;
+        if (ok < 0)
+            c->t->stats.tokens_rejected++;
         resp_simple(c, 401, "{\"ok\":false}", NULL);
     }
+}
+
+/* /items?n=N: a JSON array of N made-up users under "items" (for batch
+ * collection); a request with a session token must carry a valid one. */
+static void items(struct conn *c, uint64_t n)
+{
+    if (session_check(c) == 0) {
+        resp_simple(c, 401, "{\"ok\":false}", NULL);
+        return;
+    }
+    struct evbuffer *json = xcheck(evbuffer_new());
+    evbuffer_add_printf(json, "{\"count\":%" PRIu64 ",\"items\":[", n);
+    for (uint64_t i = 1; i <= n; i++)
+        evbuffer_add_printf(json, "%s{\"id\":%" PRIu64 ",\"name\":\"user%" PRIu64 "\",\"email\":\"user%" PRIu64
+                            "@example.com\",\"tags\":[\"t%" PRIu64 "\"]}", i > 1 ? "," : "", i, i, i, i % 3);
+    evbuffer_add_printf(json, "]}");
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    resp_head_open(c, 200, (int64_t)evbuffer_get_length(json));
+    ADD_LIT(out, "Content-Type: application/json\r\n\r\n");
+    if (!c->req.is_head)
+        evbuffer_add_buffer(out, json);
+    evbuffer_free(json);
 }
 
 /* Answer the complete request in c->req: at once (then conn_response_done),
@@ -949,6 +987,11 @@ static void conn_dispatch(struct conn *c)
         break;
     case RT_ME:
         me(c);
+        break;
+    case RT_ITEMS:
+        if (query_u64(r->query, "n", 10, 0, 10000, &a) < 0)
+            goto bad_param;
+        items(c, a);
         break;
     case RT_ECHO:
         resp_head_open(c, 200, (int64_t)r->body_len);

@@ -1,0 +1,671 @@
+/* api_moniflux: MoniFlux's routes on the API port, so its frontend keeps
+ * working — POST /create-test, /start-test, /cancel-test, /restart-test,
+ * /schedule-test, GET /tests and /tests/{testID}. A test is a telemetry
+ * script (docs/telemetry.md) in project "moniflux" › scenario "tests",
+ * named after its testID; starting it is a run with origin "moniflux",
+ * scheduling it a one-shot schedule. Its state (Pending, Scheduled,
+ * Running, Completed, Cancelled, Error) is read from the script's latest
+ * run since the last start, its schedule and a cancel. docs/moniflux.md. */
+#include "api.h"
+
+#include "json.h"
+#include "run_manager.h"
+#include "sbuf.h"
+#include "scheduler.h"
+#include "script.h"
+#include "xmalloc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_DURATION_S (7 * 86400)
+
+/* The state, from the latest run since epoch_at, the schedule, a cancel. */
+#define MF_FROM                                                                                              \
+    " FROM moniflux_tests t"                                                                                 \
+    " LEFT JOIN LATERAL (SELECT id, status FROM runs WHERE script_id = t.script_id AND t.epoch_at IS NOT NULL" \
+    "   AND created_at >= t.epoch_at ORDER BY created_at DESC LIMIT 1) r ON true"                           \
+    " LEFT JOIN schedules s ON s.id = t.schedule_id"
+#define MF_COLS                                                                                              \
+    "t.test_id, t.user_id, t.payload::text,"                                                                 \
+    " CASE WHEN t.cancelled THEN 'Cancelled'"                                                                \
+    "  WHEN r.status IN ('queued', 'starting', 'running', 'paused', 'stopping') THEN 'Running'"              \
+    "  WHEN r.status = 'finished' THEN 'Completed' WHEN r.status = 'cancelled' THEN 'Cancelled'"             \
+    "  WHEN r.status IN ('failed', 'interrupted') THEN 'Error'"                                              \
+    "  WHEN s.active AND s.next_due_at IS NOT NULL THEN 'Scheduled' ELSE 'Pending' END,"                     \
+    " r.id, to_char(s.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), t.created_at, t.updated_at,"  \
+    " t.script_id,"                                                                                          \
+    " (SELECT jsonb_object_agg(x.step, x.n)::text FROM (SELECT step, sum(requests - failed) AS n"            \
+    "   FROM run_series WHERE run_id = r.id AND step <> '' GROUP BY step) x)"
+enum { C_ID, C_USER, C_PAYLOAD, C_STATE, C_RUN, C_AT, C_CREATED, C_UPDATED, C_SCRIPT, C_COUNTS };
+
+/* ---- the payload ---- */
+
+/* MoniFlux's fields, and the telemetry script field each becomes (to
+ * name the right one when the script refuses a value). */
+static const struct {
+    const char *mf, *script;
+} fields[] = {
+    { "destination.endpoint", "telemetry.destination.url" }, { "destination.apiKey", "telemetry.destination.api_key" },
+    { "logRate", "telemetry.logs.rate" },                     { "logSize", "telemetry.logs.size" },
+    { "logType", "telemetry.logs.level" },                    { "metricsRate", "telemetry.metrics.rate" },
+    { "traceRate", "telemetry.traces.rate" },                 { "duration", "telemetry.duration" },
+    { "testID", "telemetry.test_id" },
+};
+
+static const char *const payload_keys[] = { "testID", "userID", "logType", "logRate", "logSize", "metricsRate",
+                                            "traceRate", "duration", "destination", NULL };
+
+/* Check the members a payload has (create: testID, duration and
+ * destination.endpoint are required). 0, or -1 with e naming the field. */
+static int check_payload(yajl_val p, int create, struct json_err *e)
+{
+    const char *s;
+    double d;
+    int64_t n;
+    if (json_get_string(p, "", "testID", create, &s, e) < 0 ||
+        (json_get(p, "testID") && api_check_text("testID", s, 200, 0, e) < 0) ||
+        json_get_string(p, "", "userID", 0, &s, e) < 0 ||
+        (json_get(p, "userID") && api_check_text("userID", s, 200, 1, e) < 0) ||
+        json_get_string(p, "", "logType", 0, &s, e) < 0 ||
+        json_get_number(p, "", "logRate", 0, 0, TELEMETRY_MAX_RATE, &d, e) < 0 ||
+        json_get_int(p, "", "logSize", 0, 1, TELEMETRY_MAX_LOG_SIZE, &n, e) < 0 ||
+        json_get_number(p, "", "metricsRate", 0, 0, TELEMETRY_MAX_RATE, &d, e) < 0 ||
+        json_get_number(p, "", "traceRate", 0, 0, TELEMETRY_MAX_RATE, &d, e) < 0 ||
+        json_get_number(p, "", "duration", create, 0, MAX_DURATION_S, &d, e) < 0)
+        return -1;
+    if (json_get(p, "duration") && !(d >= 1))
+        return json_fail(e, "duration", "duration: at least 1 second");
+    yajl_val dst = json_get(p, "destination");
+    if (!dst && create)
+        return json_fail(e, "destination", "destination: required ({\"endpoint\": \"http://collector\"})");
+    if (!dst)
+        return 0;
+    if (!YAJL_IS_OBJECT(dst))
+        return json_fail(e, "destination", "destination: expected an object, got %s", json_type_name(dst));
+    static const char *const dkeys[] = { "name", "endpoint", "port", "apiKey", NULL };
+    for (size_t i = 0; i < dst->u.object.len; i++) {
+        int ok = 0;
+        for (const char *const *k = dkeys; *k && !ok; k++)
+            ok = strcmp(*k, dst->u.object.keys[i]) == 0;
+        if (!ok) {
+            char f[96];
+            return json_fail(e, json_path(f, sizeof f, "destination", dst->u.object.keys[i]), "unknown field");
+        }
+    }
+    return json_get_string(dst, "destination", "name", 0, &s, e) < 0 ||
+                   json_get_string(dst, "destination", "endpoint", 1, &s, e) < 0 ||
+                   json_get_int(dst, "destination", "port", 0, 1, 65535, &n, e) < 0 ||
+                   json_get_string(dst, "destination", "apiKey", 0, &s, e) < 0
+               ? -1
+               : 0;
+}
+
+static double num_or(yajl_val p, const char *k, double dflt)
+{
+    yajl_val v = json_get(p, k);
+    return YAJL_IS_NUMBER(v) ? YAJL_GET_DOUBLE(v) : dflt;
+}
+
+/* The telemetry script a payload stands for, validated: its JSON text, or
+ * NULL with e naming the payload's field. */
+static char *definition(yajl_val p, struct json_err *e)
+{
+    yajl_val dst = json_get(p, "destination");
+    const char *endpoint = YAJL_GET_STRING(json_get(dst, "endpoint"));
+    yajl_val port = json_get(dst, "port"), key = json_get(dst, "apiKey"), lt = json_get(p, "logType");
+    struct script_origin o;
+    char *target = NULL, err[200];
+    if (!endpoint || script_parse_url(endpoint, &o, &target, err, sizeof err) < 0)
+        return json_fail(e, "destination.endpoint", "destination.endpoint: %s", endpoint ? err : "required"),
+               NULL;
+    /* MoniFlux gives the port apart: it replaces the endpoint's */
+    char *url = xasprintf("%s://%s%s%s:%d%s", o.tls ? "https" : "http", strchr(o.host, ':') ? "[" : "", o.host,
+                          strchr(o.host, ':') ? "]" : "", port ? (int)YAJL_GET_INTEGER(port) : (int)o.port,
+                          strcmp(target, "/") == 0 ? "" : target);
+    script_origin_deinit(&o);
+    free(target);
+    /* logType names a level when it is one (else the logs are info) */
+    static const char *const levels[] = { "trace", "debug", "info", "warn", "error", "fatal", NULL };
+    const char *level = "info", *lts = YAJL_IS_STRING(lt) ? YAJL_GET_STRING(lt) : NULL;
+    for (const char *const *l = levels; lts && *l; l++)
+        if (strcasecmp(*l, lts) == 0)
+            level = *l;
+    yajl_gen g = json_gen_new();
+    yajl_gen_map_open(g);
+    json_gen_cstr(g, "telemetry");
+    yajl_gen_map_open(g);
+    json_gen_cstr(g, "destination");
+    yajl_gen_map_open(g);
+    json_gen_kv_str(g, "url", url);
+    if (YAJL_IS_STRING(key) && *YAJL_GET_STRING(key))
+        json_gen_kv_str(g, "api_key", YAJL_GET_STRING(key));
+    yajl_gen_map_close(g);
+    json_gen_kv_str(g, "format", "moniflux");
+    json_gen_kv_str(g, "test_id", YAJL_GET_STRING(json_get(p, "testID")));
+    char dur[32];
+    snprintf(dur, sizeof dur, "%.0fs", num_or(p, "duration", 60));
+    json_gen_kv_str(g, "duration", dur);
+    json_gen_cstr(g, "logs");
+    yajl_gen_map_open(g);
+    json_gen_kv_double(g, "rate", num_or(p, "logRate", 0), 6);
+    json_gen_kv_int(g, "size", (int64_t)num_or(p, "logSize", 100));
+    json_gen_kv_str(g, "level", level);
+    yajl_gen_map_close(g);
+    json_gen_cstr(g, "metrics");
+    yajl_gen_map_open(g);
+    json_gen_kv_double(g, "rate", num_or(p, "metricsRate", 0), 6);
+    yajl_gen_map_close(g);
+    json_gen_cstr(g, "traces");
+    yajl_gen_map_open(g);
+    json_gen_kv_double(g, "rate", num_or(p, "traceRate", 0), 6);
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+    free(url);
+    size_t len;
+    char *def = json_gen_finish(g, &len);
+    struct script *sc;
+    struct json_err se = { "", "" };
+    if (script_parse(def, len, &sc, &se) == 0) {
+        script_free(sc);
+        return def;
+    }
+    free(def);
+    const char *field = "";
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strncmp(se.field, fields[i].script, strlen(fields[i].script)) == 0)
+            field = fields[i].mf;
+    if (strcmp(se.field, "telemetry") == 0)
+        field = "logRate"; /* nothing to send */
+    json_err_set(e, field, "%s%s%s", field, *field ? ": " : "",
+                 strcmp(se.field, "telemetry") == 0 ? "give logRate, metricsRate or traceRate above 0" : se.message);
+    return NULL;
+}
+
+/* payload with patch's members over it, as JSON text. */
+static char *merged(yajl_val payload, yajl_val patch)
+{
+    yajl_gen g = json_gen_new();
+    yajl_gen_map_open(g);
+    for (size_t i = 0; YAJL_IS_OBJECT(payload) && i < payload->u.object.len; i++) {
+        const char *k = payload->u.object.keys[i];
+        if (json_get(patch, k))
+            continue;
+        json_gen_cstr(g, k);
+        json_gen_value(g, payload->u.object.values[i]);
+    }
+    for (size_t i = 0; YAJL_IS_OBJECT(patch) && i < patch->u.object.len; i++) {
+        json_gen_cstr(g, patch->u.object.keys[i]);
+        json_gen_value(g, patch->u.object.values[i]);
+    }
+    yajl_gen_map_close(g);
+    return json_gen_finish(g, NULL);
+}
+
+static yajl_val parse_text(const char *s)
+{
+    struct json_err e;
+    return json_parse(s, strlen(s), JSON_MAX_DEPTH, &e);
+}
+
+/* ---- replies ---- */
+
+static void gen_test(yajl_gen g, const PGresult *r, int row)
+{
+    yajl_gen_map_open(g);
+    yajl_val p = parse_text(PQgetvalue(r, row, C_PAYLOAD));
+    for (size_t i = 0; p && YAJL_IS_OBJECT(p) && i < p->u.object.len; i++) {
+        const char *k = p->u.object.keys[i];
+        yajl_val v = p->u.object.values[i];
+        json_gen_cstr(g, k);
+        if (strcmp(k, "destination") != 0 || !YAJL_IS_OBJECT(v)) {
+            json_gen_value(g, v);
+            continue;
+        }
+        yajl_gen_map_open(g); /* the key is not shown back */
+        for (size_t j = 0; j < v->u.object.len; j++) {
+            json_gen_cstr(g, v->u.object.keys[j]);
+            if (strcmp(v->u.object.keys[j], "apiKey") == 0)
+                json_gen_cstr(g, "***");
+            else
+                json_gen_value(g, v->u.object.values[j]);
+        }
+        yajl_gen_map_close(g);
+    }
+    if (p)
+        yajl_tree_free(p);
+    json_gen_cstr(g, "state");
+    api_gen_cell_str(g, r, row, C_STATE);
+    json_gen_cstr(g, "runID");
+    api_gen_cell_str(g, r, row, C_RUN);
+    json_gen_cstr(g, "scheduleAt");
+    api_gen_cell_str(g, r, row, C_AT);
+    json_gen_cstr(g, "scriptID");
+    api_gen_cell_str(g, r, row, C_SCRIPT);
+    /* documents the destination took so far, per signal (one per request) */
+    json_gen_cstr(g, "counts");
+    if (PQgetisnull(r, row, C_COUNTS)) {
+        yajl_gen_map_open(g);
+        yajl_gen_map_close(g);
+    } else {
+        api_gen_cell_json(g, r, row, C_COUNTS);
+    }
+    json_gen_cstr(g, "createdAt");
+    api_gen_cell_str(g, r, row, C_CREATED);
+    json_gen_cstr(g, "updatedAt");
+    api_gen_cell_str(g, r, row, C_UPDATED);
+    yajl_gen_map_close(g);
+}
+
+/* Answer with the test in the last result of m (status on success). */
+static void reply_test(struct http_ctx *c, msg_t *m, int status)
+{
+    struct store_result *r = (struct store_result *)m;
+    if (r->status != STORE_OK) {
+        api_store_error(c, r, "testID");
+    } else {
+        const PGresult *res = r->res[r->n - 1];
+        if (PQntuples(res) == 0) {
+            http_reply_error(c, 404, "not_found", "testID", "no test with that testID");
+        } else {
+            yajl_gen g = json_gen_new();
+            gen_test(g, res, 0);
+            http_reply_doc(c, status, g);
+        }
+    }
+    msg_free(m);
+}
+
+static void on_test_ok(struct http_ctx *c, msg_t *m)
+{
+    reply_test(c, m, 200);
+}
+
+static void on_test_created(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    if (r->status == STORE_OK && atol(PQgetvalue(r->res[0], 0, 0)) == 0) {
+        http_reply_error(c, 400, "invalid", "testID", "testID: a test with this testID exists");
+        msg_free(m);
+        return;
+    }
+    if (r->status == STORE_ECONFLICT) { /* its script's name is taken */
+        http_reply_error(c, 400, "invalid", "testID", "testID: a test with this testID exists");
+        msg_free(m);
+        return;
+    }
+    reply_test(c, m, 201);
+}
+
+static void select_test(struct store_query *q, const char *id)
+{
+    store_query_add(q, "SELECT " MF_COLS MF_FROM " WHERE t.test_id = $1", 1, &id);
+}
+
+/* ---- create, read ---- */
+
+static void create_test(struct http_ctx *c)
+{
+    yajl_val body = api_body_object(c, payload_keys);
+    if (!body)
+        return;
+    struct json_err e = { "", "" };
+    char *def;
+    if (check_payload(body, 1, &e) < 0 || !(def = definition(body, &e))) {
+        http_reply_invalid(c, &e);
+        return;
+    }
+    char *payload = merged(body, NULL);
+    yajl_val uid = json_get(body, "userID");
+    const char *p[4] = { YAJL_GET_STRING(json_get(body, "testID")), YAJL_IS_STRING(uid) ? YAJL_GET_STRING(uid) : "",
+                         def, payload };
+    struct store_query *q = store_query_new();
+    /* one transaction: the project and scenario if new, the script and its
+     * first version, the test; nothing when the testID is taken */
+    store_query_add(q,
+        "WITH p AS (INSERT INTO projects (name, description) VALUES ('moniflux', 'Tests created through MoniFlux''s"
+        "  routes (docs/moniflux.md)') ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id),"
+        " sc AS (INSERT INTO scenarios (project_id, name) SELECT id, 'tests' FROM p"
+        "  ON CONFLICT (project_id, name) DO UPDATE SET name = EXCLUDED.name RETURNING id),"
+        " sp AS (INSERT INTO scripts (scenario_id, name, definition) SELECT sc.id, $1, $3::jsonb FROM sc"
+        "  WHERE NOT EXISTS (SELECT 1 FROM moniflux_tests WHERE test_id = $1) RETURNING *),"
+        " v AS (INSERT INTO script_versions (script_id, version, name, enabled, definition)"
+        "  SELECT id, version, name, enabled, definition FROM sp),"
+        " t AS (INSERT INTO moniflux_tests (test_id, user_id, payload, script_id)"
+        "  SELECT $1, $2, $4::jsonb, sp.id FROM sp RETURNING 1)"
+        " SELECT count(*) FROM t", 4, p);
+    select_test(q, p[0]);
+    free(def);
+    free(payload);
+    api_store_call(c, q, on_test_created);
+}
+
+static void get_test(struct http_ctx *c)
+{
+    struct store_query *q = store_query_new();
+    select_test(q, http_param(c, "id"));
+    api_store_call(c, q, on_test_ok);
+}
+
+static void on_list(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    if (r->status != STORE_OK) {
+        api_store_error(c, r, NULL);
+    } else {
+        yajl_gen g = json_gen_new();
+        yajl_gen_array_open(g); /* MoniFlux answers a list as an array */
+        for (int i = 0; i < PQntuples(r->res[0]); i++)
+            gen_test(g, r->res[0], i);
+        yajl_gen_array_close(g);
+        http_reply_doc(c, 200, g);
+    }
+    msg_free(m);
+}
+
+static void list_tests(struct http_ctx *c)
+{
+    const char *user = http_query(c, "userID");
+    struct json_err e = { "", "" };
+    if (user && api_check_text("userID", user, 200, 0, &e) < 0) {
+        http_reply_invalid(c, &e);
+        return;
+    }
+    const char *p[1] = { user ? user : "" };
+    struct store_query *q = store_query_new();
+    store_query_add(q, "SELECT " MF_COLS MF_FROM " WHERE $1 = '' OR t.user_id = $1 ORDER BY t.created_at, t.test_id"
+                       " LIMIT 1000", 1, p);
+    api_store_call(c, q, on_list);
+}
+
+/* ---- start, restart, cancel, schedule ---- */
+
+enum op { OP_START, OP_RESTART, OP_CANCEL, OP_SCHEDULE };
+static const char *const op_names[] = { "start", "restart", "cancel", "schedule" };
+
+struct mf_req {
+    enum op op;
+    char test_id[201];
+    char *patch;        /* members to merge into the payload (start, restart), or NULL */
+    char at[64];        /* schedule: scheduleAt */
+    char run_id[UUID_STR_LEN];
+    char script_id[UUID_STR_LEN];
+};
+
+static void req_free(void *p)
+{
+    struct mf_req *r = p;
+    free(r->patch);
+    free(r);
+}
+
+static void on_started(struct http_ctx *c, msg_t *m);
+
+/* The run: origin "moniflux", this test's script. */
+static void start_run(struct http_ctx *c, struct mf_req *rq)
+{
+    struct rm_create *rc = MSG_NEW(MSG_RM_CREATE, struct rm_create);
+    rc->m.dtor = rm_create_dtor;
+    snprintf(rc->script_id, sizeof rc->script_id, "%s", rq->script_id);
+    snprintf(rc->origin, sizeof rc->origin, "moniflux");
+    api_runs_call(c, &rc->m, on_started);
+}
+
+static void on_started(struct http_ctx *c, msg_t *m)
+{
+    struct rm_reply *rep = (struct rm_reply *)m;
+    struct mf_req *rq = http_udata(c);
+    if (rep->status >= 400) {
+        api_rm_error(c, rep);
+        msg_free(m);
+        return;
+    }
+    const char *p[2] = { rq->test_id, rep->run_id };
+    struct store_query *q = store_query_new();
+    /* this run is the test's from now on (an older schedule is over) */
+    store_query_add(q, "UPDATE moniflux_tests SET epoch_at = (SELECT created_at FROM runs WHERE id = $2::uuid),"
+                       " cancelled = false, schedule_id = NULL, updated_at = now() WHERE test_id = $1", 2, p);
+    select_test(q, rq->test_id);
+    msg_free(m);
+    api_store_call(c, q, on_test_ok);
+}
+
+static void on_payload_saved(struct http_ctx *c, msg_t *m)
+{
+    if (api_store_failed(c, m))
+        return;
+    msg_free(m);
+    start_run(c, http_udata(c));
+}
+
+static void on_cancelled(struct http_ctx *c, msg_t *m)
+{
+    struct mf_req *rq = http_udata(c);
+    if (m->type == MSG_STORE_RESULT && ((struct store_result *)m)->status != STORE_OK) {
+        api_store_error(c, (struct store_result *)m, NULL);
+        msg_free(m);
+        return;
+    }
+    if (m->type == MSG_RM_REPLY) {
+        struct rm_reply *rep = (struct rm_reply *)m;
+        /* 409: it ended meanwhile — cancelled all the same from here */
+        if (rep->status >= 400 && rep->status != 409) {
+            api_rm_error(c, rep);
+            msg_free(m);
+            return;
+        }
+    }
+    msg_free(m);
+    const char *p[1] = { rq->test_id };
+    struct store_query *q = store_query_new();
+    store_query_add(q, "UPDATE moniflux_tests SET cancelled = true, updated_at = now() WHERE test_id = $1", 1, p);
+    select_test(q, rq->test_id);
+    api_store_call(c, q, on_test_ok);
+}
+
+static void on_scheduled(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    if (r->status == STORE_OK && PQntuples(r->res[0]) == 0) {
+        http_reply_error(c, 400, "invalid", "scheduleAt", "scheduleAt: must be in the future");
+        msg_free(m);
+        return;
+    }
+    reply_test(c, m, 200);
+}
+
+/* The test as it is: is the operation allowed in its state? */
+static void on_loaded(struct http_ctx *c, msg_t *m)
+{
+    struct store_result *r = (struct store_result *)m;
+    struct mf_req *rq = http_udata(c);
+    if (r->status != STORE_OK) {
+        api_store_error(c, r, NULL);
+        msg_free(m);
+        return;
+    }
+    const PGresult *res = r->res[0];
+    if (PQntuples(res) == 0) {
+        http_reply_error(c, 404, "not_found", "testID", "no test with testID %s", rq->test_id);
+        msg_free(m);
+        return;
+    }
+    const char *state = PQgetvalue(res, 0, C_STATE);
+    int running = strcmp(state, "Running") == 0, scheduled = strcmp(state, "Scheduled") == 0;
+    int ended = strcmp(state, "Completed") == 0 || strcmp(state, "Cancelled") == 0 || strcmp(state, "Error") == 0;
+    int ok = rq->op == OP_START      ? !running && !scheduled
+             : rq->op == OP_RESTART  ? ended
+             : rq->op == OP_CANCEL   ? running || scheduled
+                                     : !running && !scheduled;
+    if (!ok || PQgetisnull(res, 0, C_SCRIPT)) {
+        http_reply_error(c, 400, "invalid_state", "testID", "cannot %s a test that is %s", op_names[rq->op],
+                         PQgetisnull(res, 0, C_SCRIPT) ? "without its script" : state);
+        msg_free(m);
+        return;
+    }
+    snprintf(rq->script_id, sizeof rq->script_id, "%s", PQgetvalue(res, 0, C_SCRIPT));
+    snprintf(rq->run_id, sizeof rq->run_id, "%s", PQgetvalue(res, 0, C_RUN));
+    switch (rq->op) {
+    case OP_START:
+    case OP_RESTART: {
+        if (!rq->patch) {
+            msg_free(m);
+            start_run(c, rq);
+            return;
+        }
+        /* new values first: the payload and the script (a new version) */
+        yajl_val cur = parse_text(PQgetvalue(res, 0, C_PAYLOAD)), patch = parse_text(rq->patch);
+        char *payload = merged(cur, patch);
+        if (cur)
+            yajl_tree_free(cur);
+        if (patch)
+            yajl_tree_free(patch);
+        msg_free(m);
+        yajl_val full = parse_text(payload);
+        struct json_err e = { "", "" };
+        char *def = full ? definition(full, &e) : NULL;
+        if (full)
+            yajl_tree_free(full);
+        if (!def) {
+            free(payload);
+            http_reply_invalid(c, &e);
+            return;
+        }
+        const char *p[3] = { rq->test_id, payload, def };
+        struct store_query *q = store_query_new();
+        store_query_add(q,
+            "WITH t AS (UPDATE moniflux_tests SET payload = $2::jsonb, updated_at = now() WHERE test_id = $1"
+            "  RETURNING script_id),"
+            " s AS (UPDATE scripts SET definition = $3::jsonb, version = version + 1, updated_at = now()"
+            "  WHERE id = (SELECT script_id FROM t) RETURNING *)"
+            " INSERT INTO script_versions (script_id, version, name, enabled, definition)"
+            " SELECT id, version, name, enabled, definition FROM s", 3, p);
+        free(payload);
+        free(def);
+        api_store_call(c, q, on_payload_saved);
+        return;
+    }
+    case OP_CANCEL:
+        msg_free(m);
+        if (running) {
+            struct rm_control *rc = MSG_NEW(MSG_RM_CONTROL, struct rm_control);
+            snprintf(rc->run_id, sizeof rc->run_id, "%s", rq->run_id);
+            rc->op = RM_OP_STOP;
+            api_runs_call(c, &rc->m, on_cancelled);
+        } else {
+            const char *p[1] = { rq->test_id };
+            struct store_query *q = store_query_new();
+            store_query_add(q,
+                "WITH s AS (UPDATE schedules SET active = false, updated_at = now()"
+                "  WHERE id = (SELECT schedule_id FROM moniflux_tests WHERE test_id = $1) RETURNING id)"
+                " SELECT pg_notify('" SCHED_CHANNEL "', id::text) FROM s", 1, p);
+            api_store_call(c, q, on_cancelled);
+        }
+        return;
+    case OP_SCHEDULE: {
+        msg_free(m);
+        char name[256];
+        snprintf(name, sizeof name, "moniflux %s", rq->test_id);
+        const char *p[4] = { rq->test_id, rq->at, name, rq->script_id };
+        struct store_query *q = store_query_new();
+        /* a one-shot schedule of the script; none when the time has passed */
+        store_query_add(q,
+            "WITH s AS (INSERT INTO schedules (name, project_id, script_id, at, next_due_at)"
+            "  SELECT $3, sc.project_id, $4::uuid, $2::timestamptz, $2::timestamptz"
+            "  FROM scripts x JOIN scenarios sc ON sc.id = x.scenario_id"
+            "  WHERE x.id = $4::uuid AND $2::timestamptz > now() RETURNING id),"
+            " t AS (UPDATE moniflux_tests SET schedule_id = (SELECT id FROM s), epoch_at = now(), cancelled = false,"
+            "  updated_at = now() WHERE test_id = $1 AND EXISTS (SELECT 1 FROM s) RETURNING 1)"
+            " SELECT pg_notify('" SCHED_CHANNEL "', id::text), (SELECT count(*) FROM t) FROM s", 4, p);
+        select_test(q, rq->test_id);
+        api_store_call(c, q, on_scheduled);
+        return;
+    }
+    }
+}
+
+static void operate(struct http_ctx *c, enum op op, const char *const *keys)
+{
+    yajl_val body = api_body_object(c, keys);
+    if (!body)
+        return;
+    struct json_err e = { "", "" };
+    const char *id;
+    if (json_get_string(body, "", "testID", 1, &id, &e) < 0 || api_check_text("testID", id, 200, 0, &e) < 0 ||
+        check_payload(body, 0, &e) < 0) {
+        http_reply_invalid(c, &e);
+        return;
+    }
+    struct mf_req *rq = xcalloc(1, sizeof *rq);
+    http_set_udata(c, rq, req_free);
+    rq->op = op;
+    snprintf(rq->test_id, sizeof rq->test_id, "%s", id);
+    if (op == OP_SCHEDULE) {
+        const char *at;
+        if (json_get_string(body, "", "scheduleAt", 1, &at, &e) < 0) {
+            http_reply_invalid(c, &e);
+            return;
+        }
+        if (!api_is_timestamp(at) || strlen(at) >= sizeof rq->at || strlen(at) <= 10) {
+            http_reply_error(c, 400, "invalid", "scheduleAt",
+                             "scheduleAt: expected an RFC 3339 time like 2026-12-01T10:00:00Z");
+            return;
+        }
+        snprintf(rq->at, sizeof rq->at, "%s", at);
+    }
+    if ((op == OP_START || op == OP_RESTART) && body->u.object.len > 1) {
+        /* new values for the test: everything but testID */
+        yajl_gen g = json_gen_new();
+        yajl_gen_map_open(g);
+        for (size_t i = 0; i < body->u.object.len; i++) {
+            if (strcmp(body->u.object.keys[i], "testID") == 0)
+                continue;
+            json_gen_cstr(g, body->u.object.keys[i]);
+            json_gen_value(g, body->u.object.values[i]);
+        }
+        yajl_gen_map_close(g);
+        rq->patch = json_gen_finish(g, NULL);
+    }
+    struct store_query *q = store_query_new();
+    select_test(q, rq->test_id);
+    api_store_call(c, q, on_loaded);
+}
+
+static void start_test(struct http_ctx *c)
+{
+    operate(c, OP_START, payload_keys); /* the whole payload updates the test first */
+}
+
+static void restart_test(struct http_ctx *c)
+{
+    static const char *const keys[] = { "testID", "logRate", "metricsRate", "traceRate", "duration", NULL };
+    operate(c, OP_RESTART, keys);
+}
+
+static void cancel_test(struct http_ctx *c)
+{
+    static const char *const keys[] = { "testID", NULL };
+    operate(c, OP_CANCEL, keys);
+}
+
+static void schedule_test(struct http_ctx *c)
+{
+    static const char *const keys[] = { "testID", "scheduleAt", NULL };
+    operate(c, OP_SCHEDULE, keys);
+}
+
+void api_moniflux_register(struct router *r)
+{
+    /* outside /v1 (MoniFlux's paths), guarded by the API token all the same */
+    http_route(r, HTTP_POST, "/create-test", create_test, HTTP_JSON_BODY | HTTP_TOKEN);
+    http_route(r, HTTP_POST, "/start-test", start_test, HTTP_JSON_BODY | HTTP_TOKEN);
+    http_route(r, HTTP_POST, "/cancel-test", cancel_test, HTTP_JSON_BODY | HTTP_TOKEN);
+    http_route(r, HTTP_POST, "/restart-test", restart_test, HTTP_JSON_BODY | HTTP_TOKEN);
+    http_route(r, HTTP_POST, "/schedule-test", schedule_test, HTTP_JSON_BODY | HTTP_TOKEN);
+    http_route(r, HTTP_GET, "/tests", list_tests, HTTP_TOKEN);
+    http_route(r, HTTP_GET, "/tests/:id", get_test, HTTP_TOKEN);
+}
