@@ -33,6 +33,7 @@ PACKAGES=(
     libhiredis-dev libyajl-dev libwebsockets-dev libpcre2-dev check
     postgresql-15 postgresql-client-15 redis-server
     iproute2 curl procps jq tzdata
+    clang-14 libclang-rt-14-dev
 )
 
 deps() {
@@ -228,6 +229,21 @@ run_suite() {
     return "$rc"
 }
 
+# run_fuzz: every libFuzzer target a few seconds on its seeds
+# (contrib/fuzz/README.md); prints "fuzz: N passed, N failed" (N = targets).
+run_fuzz() {
+    local log rc=0 line
+    log=$(mktemp)
+    say "fuzz smoke (contrib/fuzz/run.sh --smoke 3)"
+    bash "$top/contrib/fuzz/run.sh" --smoke 3 >"$log" 2>&1 || rc=$?
+    cat "$log"
+    line=$(grep '^fuzz: ' "$log" | tail -1) ||
+        line="fuzz: 0 passed, $(bash "$top/contrib/fuzz/run.sh" --list | wc -l) failed"
+    rm -f "$log"
+    SUMMARY+=("$line")
+    return "$rc"
+}
+
 test_all() {
     deps chromium
     node_deps --dev
@@ -245,6 +261,7 @@ test_all() {
     local rc=0
     run_suite "build" "$top/build" || rc=1
     run_suite "sanitizers" "$top/build-asan" || rc=1
+    run_fuzz || rc=1
     echo
     for s in "${SUMMARY[@]}"; do echo "$s"; done
     return "$rc"

@@ -320,7 +320,7 @@ out:
 int dataset_parse(const char *data, size_t len, struct dataset **out, char *err, size_t errlen)
 {
     size_t i = 0;
-    while (i < len && strchr(" \t\r\n", data[i]))
+    while (i < len && data[i] && strchr(" \t\r\n", data[i]))
         i++;
     if (i < len && data[i] == '[')
         return dataset_parse_json(data, len, out, err, errlen);

@@ -2,6 +2,7 @@
 #include "duration.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,26 @@ int duration_parse(const char *s, uint64_t *out_us)
     return 0;
 }
 
+/* us / unit written exactly: the whole part, then the fraction of `digits`
+ * digits without its trailing zeros ("1.5", "59.999999", "2"), then the
+ * suffix. Exact so that duration_parse reads back the same value: "%g"
+ * kept 6 digits ("1.23457s") and wrote exponents duration_parse refuses
+ * ("1e+06s", from curl -m 1000000.5). */
+static void format_decimal(char *buf, size_t len, uint64_t us, uint64_t unit, int digits,
+                           const char *suffix)
+{
+    unsigned long long whole = us / unit, frac = us % unit;
+    if (!frac) {
+        snprintf(buf, len, "%llu%s", whole, suffix);
+        return;
+    }
+    while (frac % 10 == 0) {
+        frac /= 10;
+        digits--;
+    }
+    snprintf(buf, len, "%llu.%0*llu%s", whole, digits, frac, suffix);
+}
+
 char *duration_format(uint64_t us, char *buf, size_t len)
 {
     if (us == 0)
@@ -74,9 +95,9 @@ char *duration_format(uint64_t us, char *buf, size_t len)
     else if (us < 1000)
         snprintf(buf, len, "%lluus", (unsigned long long)us);
     else if (us < 1000000)
-        snprintf(buf, len, "%gms", (double)us / 1e3);
+        format_decimal(buf, len, us, 1000, 3, "ms");
     else if (us < 60000000 || us % 1000000)
-        snprintf(buf, len, "%gs", (double)us / 1e6);
+        format_decimal(buf, len, us, 1000000, 6, "s");
     else if (us % 3600000000ull == 0)
         snprintf(buf, len, "%lluh", (unsigned long long)(us / 3600000000ull));
     else if (us % 60000000 == 0)
@@ -92,7 +113,10 @@ int size_parse(const char *s, uint64_t *out_bytes)
     if (!s || !isdigit((unsigned char)*s))
         return -1;
     char *end;
+    errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE) /* strtoull gives ULLONG_MAX: too many digits is no size */
+        return -1;
     uint64_t mult = 1;
     if (*end) {
         switch (tolower((unsigned char)*end)) {

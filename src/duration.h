@@ -9,7 +9,9 @@
 
 /* 0 on success (*out in microseconds), -1 if s is not a duration. */
 int duration_parse(const char *s, uint64_t *out_us);
-/* Format like "1m30s", "250ms", "1.5s" into buf; returns buf. */
+/* Format like "1m30s", "250ms", "1.5s" into buf; returns buf. Exact
+ * digits: duration_parse reads the text back as us (to the microsecond
+ * below 2^50 us, 35 years). 32 bytes are always enough. */
 char *duration_format(uint64_t us, char *buf, size_t len);
 /* 0 on success (*out in bytes), -1 if s is not a size. */
 int size_parse(const char *s, uint64_t *out_bytes);

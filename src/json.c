@@ -375,6 +375,13 @@ void json_gen_double(yajl_gen g, double v, int decimals)
     }
     char buf[64];
     int n = snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    /* %f writes every integer digit: past ~1e40 that does not fit, so
+     * write it as %.17g does ("1e+300", a JSON number too). */
+    if (n < 0 || (size_t)n >= sizeof buf) {
+        n = snprintf(buf, sizeof buf, "%.17g", v);
+        yajl_gen_number(g, buf, (size_t)n);
+        return;
+    }
     /* Trim trailing zeros ("1.500" -> "1.5", "2.000" -> "2"). */
     if (decimals > 0 && strchr(buf, '.')) {
         while (n > 0 && buf[n - 1] == '0')

@@ -51,6 +51,41 @@ START_TEST(formats_durations)
 }
 END_TEST
 
+/* Found by contrib/fuzz (fuzz_duration, fuzz_curl): "%g" kept 6 digits
+ * and wrote exponents, so `curl -m 1000000.5` imported as a timeout of
+ * "1e+06s", which the script validator refused. */
+START_TEST(formats_durations_exactly)
+{
+    static const struct {
+        uint64_t us;
+        const char *text;
+    } cases[] = {
+        { 1234567, "1.234567s" },     { 59999999, "59.999999s" },   { 1000000500000ull, "1000000.5s" },
+        { 1001, "1.001ms" },          { 999999, "999.999ms" },      { 90500000, "90.5s" },
+        { 31536000000001ull, "31536000.000001s" }, { 1000000, "1s" }, { 61000000, "1m1s" },
+    };
+    char b[32];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_assert_str_eq(duration_format(cases[i].us, b, sizeof b), cases[i].text);
+        uint64_t v = 0;
+        ck_assert_int_eq(duration_parse(b, &v), 0);
+        ck_assert_uint_eq(v, cases[i].us);
+    }
+}
+END_TEST
+
+/* Caught by contrib/fuzz (fuzz_duration): strtoull's overflow to
+ * ULLONG_MAX was taken as a size. */
+START_TEST(rejects_sizes_past_uint64)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(size_parse("99999999999999999999", &v), -1);
+    ck_assert_int_eq(size_parse("18446744073709551616", &v), -1);
+    ck_assert_int_eq(size_parse("18446744073709551615", &v), 0);
+    ck_assert_uint_eq(v, UINT64_MAX);
+}
+END_TEST
+
 START_TEST(parses_sizes)
 {
     uint64_t v;
@@ -79,6 +114,8 @@ static Suite *duration_suite(void)
     tcase_add_test(tc, rejects_bad_durations);
     tcase_add_test(tc, formats_durations);
     tcase_add_test(tc, parses_sizes);
+    tcase_add_test(tc, formats_durations_exactly);
+    tcase_add_test(tc, rejects_sizes_past_uint64);
     suite_add_tcase(s, tc);
     return s;
 }

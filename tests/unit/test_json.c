@@ -100,6 +100,28 @@ START_TEST(numbers_are_formatted_by_us)
 }
 END_TEST
 
+/* Found by contrib/fuzz (fuzz_json): "%.*f" of 1e300 is 301 digits, and
+ * json_gen_double handed all of them to yajl from a 64-byte buffer. */
+START_TEST(huge_numbers_are_formatted_without_overflow)
+{
+    yajl_gen g = json_gen_new();
+    yajl_gen_array_open(g);
+    json_gen_double(g, 1e300, 0);
+    json_gen_double(g, -1e300, 3);
+    json_gen_double(g, 1.5, 100);
+    yajl_gen_array_close(g);
+    size_t n = 0;
+    char *s = json_gen_finish(g, &n);
+    ck_assert_str_eq(s, "[1.0000000000000001e+300,-1.0000000000000001e+300,1.5]");
+    struct json_err e;
+    yajl_val v = json_parse(s, n, 4, &e);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_double_eq(YAJL_GET_DOUBLE(v->u.array.values[0]), 1e300);
+    yajl_tree_free(v);
+    free(s);
+}
+END_TEST
+
 START_TEST(error_body_shape)
 {
     size_t len;
@@ -172,6 +194,7 @@ static Suite *json_suite(void)
     tcase_add_test(tc, depth_is_limited_before_building_a_tree);
     tcase_add_test(tc, typed_getters_name_the_field);
     tcase_add_test(tc, numbers_are_formatted_by_us);
+    tcase_add_test(tc, huge_numbers_are_formatted_without_overflow);
     tcase_add_test(tc, error_body_shape);
     tcase_add_test(tc, merge_patch_follows_rfc7386);
     tcase_add_test(tc, quote_escapes);

@@ -89,6 +89,11 @@ START_TEST(bad_placeholders_are_refused)
     expect_error("{{raw:}}", "expected a variable name");
     expect_error("{{raw:uuid}}", "is a builtin");
     expect_error("{{x{{y}}}}", "do not nest");
+    /* a NUL byte is no name character (strchr("_.-", 0) matched it, and
+     * "{{i\0d}}" became a second variable named "i"; found by fuzz_tmpl) */
+    ck_assert(!tmpl_valid_name("i\0d", 3));
+    ck_assert(!tmpl_valid_name("i\0", 2));
+    ck_assert(tmpl_valid_name("a_b.c-d", 7));
 }
 END_TEST
 
