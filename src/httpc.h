@@ -10,7 +10,9 @@
  *   nothing back but a close or reset is sent again once on a new
  *   connection (the server never saw it), so counts stay exact.
  * - TLS through OpenSSL behind a transport table chosen once per
- *   connection, so plain HTTP never asks "is this TLS?".
+ *   connection, so plain HTTP never asks "is this TLS?". Read-ahead on
+ *   (one read per response); each connection resumes with the last
+ *   session it was given, else the origin's latest.
  * - Timeouts: each request has a deadline; one 10 ms sweep per loop fails
  *   the expired ones (STATS_ERR_TIMEOUT). Lists are kept in deadline order.
  *
@@ -50,7 +52,9 @@ struct httpc_origin {
     int tls;
     SSL_CTX *ssl_ctx;            /* tls: owned by the caller */
     const char *sni;             /* tls: server name and name to verify */
-    SSL_SESSION *session;        /* last session, for resumption (httpc keeps it) */
+    SSL_SESSION *session;        /* the last session any connection was given, offered by
+                                    connections that have none of their own (httpc
+                                    updates it; the owner frees it with SSL_SESSION_free) */
 };
 
 /* tick != 0: tick mode. Sockets are kept out of libevent in an epoll set
@@ -123,6 +127,8 @@ struct httpc_conn {
     size_t needle_len;
     char *carry;          /* last needle_len-1 body bytes, across reads */
     size_t carry_len;
+    SSL_SESSION *session; /* TLS: the last session this connection was given,
+                             offered on its next connection; freed by close */
 };
 
 /* Prepare a connection (no socket yet). */
@@ -138,7 +144,8 @@ void httpc_conn_init(struct httpc_conn *c, struct httpc_loop *hl, struct httpc_o
 #define HTTPC_NO_RETRY 0x100u /* not an HTTP_PARSE_* flag */
 int httpc_send(struct httpc_conn *c, const char *req, size_t len, uint64_t now_us, uint64_t timeout_us,
                const char *needle, size_t needle_len, unsigned flags);
-/* Close now; a request in progress is dropped without a callback. */
+/* Close now and drop the connection's TLS session; a request in progress
+ * is dropped without a callback. Calling it again is a no-op. */
 void httpc_conn_close(struct httpc_conn *c);
 int httpc_conn_busy(const struct httpc_conn *c);
 

@@ -9,11 +9,18 @@
 #   3. 10,000 keep-alive connections: max RSS
 #   4. stall: 2,000/s for 25 s, nginx SIGSTOPped for 1.0 s mid-run:
 #      reported p90/p99/max against the analytic prediction
+#   5. https: TLS 1.3 keep-alive, 32 connections, one loop (wrk -t1,
+#      stampede --loops 1), both pinned to the last core and nginx's worker
+#      to core 0: CPU-us per request, per-pair ratio (median and range)
+#   6. handshake: TLS 1.3, a new connection per request (nginx answers with
+#      Connection: close), sessions resumed: handshakes/s, CPU-us per
+#      handshake, and the share nginx saw resumed ($ssl_session_reused)
 # CPU is user+sys of the generator process from GNU time. Every load goes
-# to loopback and stops by itself.
+# to loopback and stops by itself. Pairs alternate which tool goes first.
 #
-#   contrib/bench/compare.sh [all|closed|open|conns|stall]
+#   contrib/bench/compare.sh [all|closed|open|conns|stall|https|handshake]
 #   REPS=3 DURATION=10 STAMPEDE=build/stampede
+#   (https: REPS=18 gives a median that holds on a shared machine)
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
@@ -25,7 +32,7 @@ what=${1:-all}
 die() { echo "compare.sh: $*" >&2; exit 1; }
 
 need=()
-for p in nginx-light wrk nghttp2-client time; do
+for p in nginx-light wrk nghttp2-client time openssl; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -40,7 +47,17 @@ work=$(mktemp -d /tmp/stampede-bench-XXXXXX)
 port=$(( 10000 + RANDOM % 20000 ))
 while ss -Htan "sport = :$port" | grep -q .; do port=$((port + 1)); done
 url="http://127.0.0.1:$port/"
+# TLS: keep-alive on tport, a new connection per request on hport
+tport=$((port + 1))
+while ss -Htan "sport = :$tport" | grep -q .; do tport=$((tport + 1)); done
+hport=$((tport + 1))
+while ss -Htan "sport = :$hport" | grep -q .; do hport=$((hport + 1)); done
+turl="https://127.0.0.1:$tport/"
+hurl="https://127.0.0.1:$hport/"
 mkdir -p "$work/logs"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null ||
+    die "openssl could not make a certificate"
 cat >"$work/nginx.conf" <<EOT
 worker_processes 1;
 worker_rlimit_nofile 30000;
@@ -53,6 +70,20 @@ http {
   keepalive_timeout 300s;
   server {
     listen 127.0.0.1:$port backlog=8192;
+    location / { return 200 "ok"; }
+  }
+  ssl_certificate $work/cert.pem;
+  ssl_certificate_key $work/key.pem;
+  ssl_protocols TLSv1.3;
+  server {
+    listen 127.0.0.1:$tport ssl backlog=8192;
+    location / { return 200 "ok"; }
+  }
+  log_format reuse '\$ssl_session_reused';
+  server {
+    listen 127.0.0.1:$hport ssl backlog=8192;
+    keepalive_timeout 0;
+    access_log $work/logs/tls.log reuse buffer=64k;
     location / { return 200 "ok"; }
   }
 }
@@ -199,12 +230,128 @@ EOT
     printf '  %-32s %14s %14s\n' "requests / dropped" "50000 / 0" "$n / $dropped"
 }
 
-echo "stampede $("$STAMPEDE" version | awk '{ print $2 }'), nginx on $url, $(nproc) cores, REPS=$REPS"
+# The TLS parts pin the generator to the last core and nginx's worker to
+# core 0, so the two never share a core and a pair compares like with like.
+PIN=()
+pin_setup() {
+    local n
+    n=$(nproc)
+    [ "$n" -ge 2 ] || return 0
+    PIN=(taskset -c $((n - 1)))
+    taskset -pc 0 "$(worker_pid)" >/dev/null
+}
+pin_reset() {
+    [ ${#PIN[@]} -gt 0 ] || return 0
+    taskset -pc "0-$(($(nproc) - 1))" "$(worker_pid)" >/dev/null
+    PIN=()
+}
+
+per_req() { awk -v c="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.3f", c * 1e6 / n; else print "nan" }'; }
+
+# run_wrk_tls URL CONNS -> requests rps cpu_us_per_request
+run_wrk_tls() {
+    timed "${PIN[@]}" wrk -t1 -c"$2" -d"${DUR}s" "$1"
+    local n rps
+    n=$(grep -o '[0-9]* requests in' "$work/out" | awk '{ print $1 }')
+    rps=$(awk '/Requests\/sec/ { print $2 }' "$work/out")
+    [ -n "$n" ] && [ "$n" -gt 0 ] || { cat "$work/out" "$work/err" >&2; die "wrk made no request on $1"; }
+    echo "$n $rps $(per_req "$CPU" "$n")"
+}
+
+# run_stampede_tls URL CONNS -> requests rps cpu_us_per_request failed
+run_stampede_tls() {
+    timed "${PIN[@]}" "$STAMPEDE" run --url "$1" --vus "$2" --duration "${DUR}s" --loops 1 \
+        --insecure --quiet --summary-json "$work/sum.json"
+    local n
+    n=$(json_num requests "$work/sum.json")
+    [ -n "$n" ] && [ "$n" -gt 0 ] || { cat "$work/err" >&2; die "stampede made no request on $1"; }
+    echo "$n $(json_num rps "$work/sum.json") $(per_req "$CPU" "$n") $(json_num failed "$work/sum.json")"
+}
+
+# tls_log_take: flush nginx's buffered access log of the handshake server,
+# print "resumed total" for what it holds, and empty it.
+tls_log_take() {
+    kill -USR1 "$(cat "$work/nginx.pid")"
+    sleep 0.5
+    awk '$1 == "r" { r++ } END { printf "%d %d\n", r, NR }' "$work/logs/tls.log"
+    : >"$work/logs/tls.log"
+}
+
+# tls_pairs URL WHAT: REPS pairs, wrk and stampede, the first of each pair
+# alternating; lines of "wrk: n rps cpu resumed total  stampede: n rps cpu failed resumed total"
+tls_pairs() {
+    local i w s wl sl
+    : >"$work/pairs.txt"
+    [ "$2" = handshake ] && tls_log_take >/dev/null
+    for i in $(seq 1 "$REPS"); do
+        if [ $((i % 2)) -eq 1 ]; then
+            w=$(run_wrk_tls "$1" 32)
+            wl=$([ "$2" = handshake ] && tls_log_take || echo "0 0")
+            s=$(run_stampede_tls "$1" 32)
+            sl=$([ "$2" = handshake ] && tls_log_take || echo "0 0")
+        else
+            s=$(run_stampede_tls "$1" 32)
+            sl=$([ "$2" = handshake ] && tls_log_take || echo "0 0")
+            w=$(run_wrk_tls "$1" 32)
+            wl=$([ "$2" = handshake ] && tls_log_take || echo "0 0")
+        fi
+        echo "$w $wl $s $sl" >>"$work/pairs.txt"
+    done
+}
+
+# tls_report TITLE UNIT: medians and the per-pair CPU ratio of pairs.txt
+# (columns: wrk n rps cpu resumed total, stampede n rps cpu failed resumed total)
+tls_report() {
+    local wr sr wc sc rmed rmin rmax failed
+    wr=$(cut -d' ' -f2 "$work/pairs.txt" | median)
+    sr=$(cut -d' ' -f7 "$work/pairs.txt" | median)
+    wc=$(cut -d' ' -f3 "$work/pairs.txt" | median)
+    sc=$(cut -d' ' -f8 "$work/pairs.txt" | median)
+    awk '{ printf "%.4f\n", $8 / $3 }' "$work/pairs.txt" >"$work/ratios.txt"
+    rmed=$(median <"$work/ratios.txt")
+    rmin=$(sort -g "$work/ratios.txt" | head -1)
+    rmax=$(sort -g "$work/ratios.txt" | tail -1)
+    failed=$(awk '{ f += $9 } END { print f + 0 }' "$work/pairs.txt")
+    printf '%-42s %12s %12s %9s\n' "$1" "wrk -t1" "stampede" "ratio"
+    printf '  %-40s %12.0f %12.0f %9s\n' "${2}s per second (median of $REPS)" "$wr" "$sr" "$(ratio "$sr" "$wr")"
+    printf '  %-40s %12.2f %12.2f %9s\n' "CPU-us per $2 (median)" "$wc" "$sc" "$(ratio "$sc" "$wc")"
+    printf '  %-40s %12s %12s %9.2f   range %.2f-%.2f, %d pairs\n' "CPU per $2, per-pair ratio (median)" "" "" \
+        "$rmed" "$rmin" "$rmax" "$REPS"
+    printf '  %-40s %12s %12s\n' "stampede failed requests (all runs)" "" "$failed"
+    RATIO_MEDIAN=$rmed
+}
+
+https() {
+    pin_setup
+    tls_pairs "$turl" keepalive
+    pin_reset
+    tls_report "https keep-alive, TLS 1.3, 32 conns, ${DUR}s" request
+    awk -v r="$RATIO_MEDIAN" 'BEGIN { exit !(r <= 0.9) }' && echo "  target <= 0.90: met" ||
+        echo "  target <= 0.90: NOT met"
+}
+
+handshake() {
+    pin_setup
+    tls_pairs "$hurl" handshake
+    pin_reset
+    tls_report "handshake: TLS 1.3, new conn per request" handshake
+    local wres sres
+    wres=$(awk '{ r += $4; t += $5 } END { if (t) printf "%.1f", 100 * r / t; else print "n/a" }' "$work/pairs.txt")
+    sres=$(awk '{ r += $10; t += $11 } END { if (t) printf "%.1f", 100 * r / t; else print "n/a" }' "$work/pairs.txt")
+    printf '  %-40s %12s %12s\n' "sessions resumed (nginx), %" "$wres" "$sres"
+    printf '  %-40s %12.0f %12.0f\n' "one core's worth, handshakes/s" \
+        "$(awk -v c="$(cut -d' ' -f3 "$work/pairs.txt" | median)" 'BEGIN { print 1e6 / c }')" \
+        "$(awk -v c="$(cut -d' ' -f8 "$work/pairs.txt" | median)" 'BEGIN { print 1e6 / c }')"
+}
+
+echo "stampede $("$STAMPEDE" version | awk '{ print $2 }'), nginx on $url, $(nproc) cores, REPS=$REPS, load $(cut -d' ' -f1-3 /proc/loadavg)"
 case $what in
 closed) closed ;;
 open) open_model ;;
 conns) conns ;;
 stall) stall ;;
-all) closed; open_model; conns; stall ;;
-*) die "unknown part '$what' (all|closed|open|conns|stall)" ;;
+https) https ;;
+handshake) handshake ;;
+all) closed; open_model; conns; stall; https; handshake ;;
+*) die "unknown part '$what' (all|closed|open|conns|stall|https|handshake)" ;;
 esac
