@@ -19,10 +19,13 @@ void api_scenarios_register(struct router *r);
 void api_scripts_register(struct router *r);
 void api_runs_register(struct router *r);
 void api_results_register(struct router *r);
+void api_export_register(struct router *r);
 void api_meta_register(struct router *r);
 void api_import_register(struct router *r);
 void api_schedules_register(struct router *r);
+void api_schedule_fires_register(struct router *r);
 void api_datasets_register(struct router *r);
+void api_dataset_rows_register(struct router *r);
 void api_moniflux_register(struct router *r);
 void api_ui_register(struct router *r);
 

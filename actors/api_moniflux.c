@@ -9,6 +9,7 @@
 #include "api.h"
 
 #include "json.h"
+#include "moniflux.h"
 #include "run_manager.h"
 #include "sbuf.h"
 #include "scheduler.h"
@@ -43,18 +44,6 @@
 enum { C_ID, C_USER, C_PAYLOAD, C_STATE, C_RUN, C_AT, C_CREATED, C_UPDATED, C_SCRIPT, C_COUNTS };
 
 /* ---- the payload ---- */
-
-/* MoniFlux's fields, and the telemetry script field each becomes (to
- * name the right one when the script refuses a value). */
-static const struct {
-    const char *mf, *script;
-} fields[] = {
-    { "destination.endpoint", "telemetry.destination.url" }, { "destination.apiKey", "telemetry.destination.api_key" },
-    { "logRate", "telemetry.logs.rate" },                     { "logSize", "telemetry.logs.size" },
-    { "logType", "telemetry.logs.level" },                    { "metricsRate", "telemetry.metrics.rate" },
-    { "traceRate", "telemetry.traces.rate" },                 { "duration", "telemetry.duration" },
-    { "testID", "telemetry.test_id" },
-};
 
 static const char *const payload_keys[] = { "testID", "userID", "logType", "logRate", "logSize", "metricsRate",
                                             "traceRate", "duration", "destination", NULL };
@@ -104,105 +93,14 @@ static int check_payload(yajl_val p, int create, struct json_err *e)
                : 0;
 }
 
-static double num_or(yajl_val p, const char *k, double dflt)
-{
-    yajl_val v = json_get(p, k);
-    return YAJL_IS_NUMBER(v) ? YAJL_GET_DOUBLE(v) : dflt;
-}
-
-/* The telemetry script a payload stands for, validated: its JSON text, or
- * NULL with e naming the payload's field. */
-static char *definition(yajl_val p, struct json_err *e)
-{
-    yajl_val dst = json_get(p, "destination");
-    const char *endpoint = YAJL_GET_STRING(json_get(dst, "endpoint"));
-    yajl_val port = json_get(dst, "port"), key = json_get(dst, "apiKey"), lt = json_get(p, "logType");
-    struct script_origin o;
-    char *target = NULL, err[200];
-    if (!endpoint || script_parse_url(endpoint, &o, &target, err, sizeof err) < 0)
-        return json_fail(e, "destination.endpoint", "destination.endpoint: %s", endpoint ? err : "required"),
-               NULL;
-    /* MoniFlux gives the port apart: it replaces the endpoint's */
-    char *url = xasprintf("%s://%s%s%s:%d%s", o.tls ? "https" : "http", strchr(o.host, ':') ? "[" : "", o.host,
-                          strchr(o.host, ':') ? "]" : "", port ? (int)YAJL_GET_INTEGER(port) : (int)o.port,
-                          strcmp(target, "/") == 0 ? "" : target);
-    script_origin_deinit(&o);
-    free(target);
-    /* logType names a level when it is one (else the logs are info) */
-    static const char *const levels[] = { "trace", "debug", "info", "warn", "error", "fatal", NULL };
-    const char *level = "info", *lts = YAJL_IS_STRING(lt) ? YAJL_GET_STRING(lt) : NULL;
-    for (const char *const *l = levels; lts && *l; l++)
-        if (strcasecmp(*l, lts) == 0)
-            level = *l;
-    yajl_gen g = json_gen_new();
-    yajl_gen_map_open(g);
-    json_gen_cstr(g, "telemetry");
-    yajl_gen_map_open(g);
-    json_gen_cstr(g, "destination");
-    yajl_gen_map_open(g);
-    json_gen_kv_str(g, "url", url);
-    if (YAJL_IS_STRING(key) && *YAJL_GET_STRING(key))
-        json_gen_kv_str(g, "api_key", YAJL_GET_STRING(key));
-    yajl_gen_map_close(g);
-    json_gen_kv_str(g, "format", "moniflux");
-    json_gen_kv_str(g, "test_id", YAJL_GET_STRING(json_get(p, "testID")));
-    char dur[32];
-    snprintf(dur, sizeof dur, "%.0fs", num_or(p, "duration", 60));
-    json_gen_kv_str(g, "duration", dur);
-    json_gen_cstr(g, "logs");
-    yajl_gen_map_open(g);
-    json_gen_kv_double(g, "rate", num_or(p, "logRate", 0), 6);
-    json_gen_kv_int(g, "size", (int64_t)num_or(p, "logSize", 100));
-    json_gen_kv_str(g, "level", level);
-    yajl_gen_map_close(g);
-    json_gen_cstr(g, "metrics");
-    yajl_gen_map_open(g);
-    json_gen_kv_double(g, "rate", num_or(p, "metricsRate", 0), 6);
-    yajl_gen_map_close(g);
-    json_gen_cstr(g, "traces");
-    yajl_gen_map_open(g);
-    json_gen_kv_double(g, "rate", num_or(p, "traceRate", 0), 6);
-    yajl_gen_map_close(g);
-    yajl_gen_map_close(g);
-    yajl_gen_map_close(g);
-    free(url);
-    size_t len;
-    char *def = json_gen_finish(g, &len);
-    struct script *sc;
-    struct json_err se = { "", "" };
-    if (script_parse(def, len, &sc, &se) == 0) {
-        script_free(sc);
-        return def;
-    }
-    free(def);
-    const char *field = "";
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (strncmp(se.field, fields[i].script, strlen(fields[i].script)) == 0)
-            field = fields[i].mf;
-    if (strcmp(se.field, "telemetry") == 0)
-        field = "logRate"; /* nothing to send */
-    json_err_set(e, field, "%s%s%s", field, *field ? ": " : "",
-                 strcmp(se.field, "telemetry") == 0 ? "give logRate, metricsRate or traceRate above 0" : se.message);
-    return NULL;
-}
-
-/* payload with patch's members over it, as JSON text. */
+/* payload with patch's members over it (a JSON merge patch), as JSON text. */
 static char *merged(yajl_val payload, yajl_val patch)
 {
     yajl_gen g = json_gen_new();
-    yajl_gen_map_open(g);
-    for (size_t i = 0; YAJL_IS_OBJECT(payload) && i < payload->u.object.len; i++) {
-        const char *k = payload->u.object.keys[i];
-        if (json_get(patch, k))
-            continue;
-        json_gen_cstr(g, k);
-        json_gen_value(g, payload->u.object.values[i]);
-    }
-    for (size_t i = 0; YAJL_IS_OBJECT(patch) && i < patch->u.object.len; i++) {
-        json_gen_cstr(g, patch->u.object.keys[i]);
-        json_gen_value(g, patch->u.object.values[i]);
-    }
-    yajl_gen_map_close(g);
+    if (patch)
+        json_gen_merged(g, payload, patch);
+    else
+        json_gen_value(g, payload);
     return json_gen_finish(g, NULL);
 }
 
@@ -315,7 +213,7 @@ static void create_test(struct http_ctx *c)
         return;
     struct json_err e = { "", "" };
     char *def;
-    if (check_payload(body, 1, &e) < 0 || !(def = definition(body, &e))) {
+    if (check_payload(body, 1, &e) < 0 || !(def = moniflux_definition(body, &e))) {
         http_reply_invalid(c, &e);
         return;
     }
@@ -527,7 +425,7 @@ static void on_loaded(struct http_ctx *c, msg_t *m)
         msg_free(m);
         yajl_val full = parse_text(payload);
         struct json_err e = { "", "" };
-        char *def = full ? definition(full, &e) : NULL;
+        char *def = full ? moniflux_definition(full, &e) : NULL;
         if (full)
             yajl_tree_free(full);
         if (!def) {

@@ -1,12 +1,12 @@
-/* run_manager: live runs — engine runs, live control, the run's ordered
- * writes, heartbeats and the sweep of runs whose server died. The create
- * flow is in run_create.c. */
+/* run_manager: the actor that hosts platform runs — requests routed to
+ * the create flow (run_create.c), live control (run_ctl.c) and the engine
+ * side (run_engine.c); the run's ordered writes, heartbeats, the sweep of
+ * runs whose server died, and an orderly stop. */
 #include "run_manager_int.h"
 
 #include "bus.h"
 #include "clock.h"
 #include "collector.h"
-#include "json.h"
 #include "sbuf.h"
 #include "series_writer.h"
 #include "status.h"
@@ -24,22 +24,9 @@
 
 enum { TAG_TICK = 1 };
 
-/* An API control waiting for the engine's answers. */
-struct pctl {
-    struct rm_control *req;   /* owned until answered */
-    struct prun *run;
-    int waiting;
-    int err_status;
-    char err[200];
-};
-
 static const char *const state_names[RMS_COUNT] = {
     "queued", "starting", "running", "paused", "stopping",
     "finished", "failed", "cancelled", "interrupted",
-};
-
-static const char *const ps_names[] = {
-    "queued", "running", "stopping", "stopped", "finished", "failed", "interrupted",
 };
 
 const char *rm_state_name(enum rm_state s)
@@ -47,7 +34,7 @@ const char *rm_state_name(enum rm_state s)
     return (unsigned)s < RMS_COUNT ? state_names[s] : "unknown";
 }
 
-static int state_active(enum rm_state s)
+int rm_state_active(enum rm_state s)
 {
     return s <= RMS_STOPPING;
 }
@@ -179,7 +166,7 @@ static void on_write_result(struct rm *rm, struct prun *r, struct store_result *
 }
 
 /* A status change and its event, as one write. detail is a JSON object. */
-static void write_state(struct rm *rm, struct prun *r, const char *extra_set, const char *kind,
+void rm_write_state(struct rm *rm, struct prun *r, const char *extra_set, const char *kind,
                         const char *detail, msg_t *req, struct rm_reply *rep)
 {
     struct store_query *q = store_query_new();
@@ -192,450 +179,13 @@ static void write_state(struct rm *rm, struct prun *r, const char *extra_set, co
     rm_write(rm, r, q, req, rep);
 }
 
-static void set_state(struct rm *rm, struct prun *r, enum rm_state st, const char *detail,
+void rm_set_state(struct rm *rm, struct prun *r, enum rm_state st, const char *detail,
                       msg_t *req, struct rm_reply *rep)
 {
     r->st = st;
     bus_event(rm->cfg.bus, rm->prefix, "state", r->id, rm_state_name(st), detail);
     const char *extra = st == RMS_STARTING ? ", started_at = now()" : NULL;
-    write_state(rm, r, extra, rm_state_name(st), detail, req, rep);
-}
-
-/* ---- engine ---- */
-
-static struct pscript *pscript_of(struct prun *r, uint64_t engine_id)
-{
-    for (int i = 0; i < r->n; i++)
-        if (r->scripts[i].engine_id == engine_id)
-            return &r->scripts[i];
-    return NULL;
-}
-
-static struct pscript *pscript_by_id(struct prun *r, const char *script_id)
-{
-    for (int i = 0; i < r->n; i++)
-        if (strcmp(r->scripts[i].script_id, script_id) == 0)
-            return &r->scripts[i];
-    return NULL;
-}
-
-static int ps_live(const struct pscript *ps)
-{
-    return ps->engine_id && !ps->engine_over;
-}
-
-/* Send a control to one engine run. With pc, the answer is awaited. */
-static void engine_control(struct rm *rm, struct pscript *ps, enum run_op op, double value,
-                           uint64_t ramp_us, struct pctl *pc)
-{
-    struct run_control *c = MSG_NEW(MSG_RUN_CONTROL, struct run_control);
-    c->run_id = ps->engine_id;
-    c->op = op;
-    c->value = value;
-    c->ramp_us = ramp_us;
-    if (!pc) {
-        if (actor_send_urgent(rm->cfg.runs, &c->m) < 0)
-            msg_free(&c->m);
-        return;
-    }
-    uint64_t corr = actor_request(rm->self, rm->cfg.runs, &c->m);
-    if (!corr) {
-        msg_free(&c->m);
-        pc->err_status = 503;
-        snprintf(pc->err, sizeof pc->err, "the engine is not accepting controls");
-        return;
-    }
-    pc->waiting++;
-    idmap_put(&rm->ctl, corr, pc);
-}
-
-void rm_launch(struct rm *rm, struct prun *r)
-{
-    LIST_INSERT_HEAD(&rm->runs, r, link);
-    rm->stats.created++;
-    for (int i = 0; i < r->n; i++) {
-        struct pscript *ps = &r->scripts[i];
-        ps->engine_id = ++rm->next_engine_id;
-        idmap_put(&rm->engine, ps->engine_id, r);
-        struct series_register *g = MSG_NEW(MSG_SERIES_REGISTER, struct series_register);
-        g->run_id = ps->engine_id;
-        snprintf(g->run_uuid, sizeof g->run_uuid, "%s", r->id);
-        snprintf(g->script_uuid, sizeof g->script_uuid, "%s", ps->script_id);
-        if (actor_send_urgent(rm->cfg.series, &g->m) < 0)
-            msg_free(&g->m);
-        struct run_start *st = MSG_NEW(MSG_RUN_START, struct run_start);
-        st->run_id = ps->engine_id;
-        st->script = ps->sc;
-        st->observer = rm->self;
-        st->percent = r->percent;
-        snprintf(st->label, sizeof st->label, "%s", r->id);
-        snprintf(st->script_id, sizeof st->script_id, "%s", ps->script_id);
-        snprintf(st->script_name, sizeof st->script_name, "%s", ps->name);
-        if (actor_send_urgent(rm->cfg.runs, &st->m) < 0) {
-            msg_free(&st->m); /* the script stays ours and is freed with the run */
-            ps->engine_over = ps->done = 1;
-            ps->st = PS_FAILED;
-            alog_error(rm->self, "run %s: the engine refused script %s", r->id, ps->name);
-            continue;
-        }
-        ps->sc = NULL;
-        ps->st = PS_RUNNING;
-    }
-    set_state(rm, r, RMS_STARTING, NULL, NULL, NULL);
-    alog_info(rm->self, "run %s starting (%d script%s at %g%%)", r->id, r->n, r->n > 1 ? "s" : "",
-              r->percent);
-}
-
-static char *detail_json(const char *k1, const char *v1, const char *k2, const char *v2)
-{
-    yajl_gen g = json_gen_new();
-    yajl_gen_map_open(g);
-    if (k1)
-        json_gen_kv_str(g, k1, v1);
-    if (k2)
-        json_gen_kv_str(g, k2, v2);
-    yajl_gen_map_close(g);
-    return json_gen_finish(g, NULL);
-}
-
-static void on_engine_event(struct rm *rm, struct run_event *e)
-{
-    struct prun *r = idmap_get(&rm->engine, e->run_id);
-    struct pscript *ps = r ? pscript_of(r, e->run_id) : NULL;
-    if (!ps)
-        return;
-    if (e->kind == RUN_EV_STARTED) {
-        ps->started = 1;
-        int all = 1;
-        for (int i = 0; i < r->n; i++)
-            all &= r->scripts[i].started || r->scripts[i].engine_over;
-        if (all && r->st == RMS_STARTING)
-            set_state(rm, r, RMS_RUNNING, NULL, NULL, NULL);
-    } else if (e->kind == RUN_EV_ABORTING) {
-        char *d = detail_json("script", ps->name, "reason", e->detail);
-        write_state(rm, r, NULL, "threshold_abort", d, NULL, NULL);
-        bus_event(rm->cfg.bus, rm->prefix, "threshold_abort", r->id, rm_state_name(r->st), d);
-        free(d);
-        if (state_active(r->st) && r->st != RMS_STOPPING && r->n == 1)
-            set_state(rm, r, RMS_STOPPING, NULL, NULL, NULL);
-    }
-}
-
-/* The summary of the whole run: the script's own, or for a scenario
- * {"run_id", "kind": "scenario", "scripts": [{script_id, name, summary}]}. */
-static char *run_summary(const struct prun *r)
-{
-    if (!r->scenario)
-        return r->scripts[0].summary ? xstrdup(r->scripts[0].summary) : NULL;
-    struct sbuf b;
-    sbuf_init(&b, 4096);
-    sbuf_printf(&b, "{\"run_id\":\"%s\",\"kind\":\"scenario\",\"scripts\":[", r->id);
-    for (int i = 0; i < r->n; i++) {
-        const struct pscript *ps = &r->scripts[i];
-        char *name = json_quote(ps->name);
-        sbuf_printf(&b, "%s{\"script_id\":\"%s\",\"name\":%s,\"status\":\"%s\",\"summary\":%s}",
-                    i ? "," : "", ps->script_id, name, ps_names[ps->st],
-                    ps->summary ? ps->summary : "null");
-        free(name);
-    }
-    sbuf_adds(&b, "]}");
-    return sbuf_take(&b, NULL);
-}
-
-static void finalize(struct rm *rm, struct prun *r)
-{
-    int failed = 0, stopped = 0;
-    for (int i = 0; i < r->n; i++) {
-        failed += r->scripts[i].st == PS_FAILED;
-        stopped += r->scripts[i].st == PS_STOPPED;
-    }
-    char error[300] = "";
-    if (r->shutdown) {
-        r->st = RMS_INTERRUPTED;
-        snprintf(error, sizeof error, "the server was shut down while the run was going");
-    } else if (r->user_stop || stopped == r->n) {
-        r->st = RMS_CANCELLED;
-    } else if (failed) {
-        r->st = RMS_FAILED;
-        snprintf(error, sizeof error, "%d of %d script%s failed thresholds", failed, r->n,
-                 r->n > 1 ? "s" : "");
-    } else {
-        r->st = RMS_FINISHED;
-    }
-    rm->stats.ended[r->st]++;
-    char *summary = run_summary(r);
-    struct store_query *q = store_query_new();
-    const char *p1[4] = { r->id, rm_state_name(r->st), summary, error[0] ? error : NULL };
-    store_query_add(q, "UPDATE runs SET status = $2, finished_at = now(), summary = $3::jsonb,"
-                       " error = $4, heartbeat_at = NULL WHERE id = $1", 4, p1);
-    char *d = detail_json(error[0] ? "error" : NULL, error, NULL, NULL);
-    const char *p2[3] = { r->id, rm_state_name(r->st), d };
-    store_query_add(q, "INSERT INTO run_events (run_id, kind, detail) VALUES ($1, $2, $3::jsonb)", 3, p2);
-    free(d);
-    free(summary);
-    rm_write(rm, r, q, NULL, NULL)->last = 1;
-    char *ev = detail_json(error[0] ? "error" : NULL, error, NULL, NULL);
-    bus_event(rm->cfg.bus, rm->prefix, "state", r->id, rm_state_name(r->st), ev);
-    free(ev);
-    alog_info(rm->self, "run %s %s", r->id, rm_state_name(r->st));
-}
-
-static void on_synced(struct rm *rm, struct series_sync *s);
-
-static void on_engine_finished(struct rm *rm, struct run_finished *f)
-{
-    struct prun *r = idmap_get(&rm->engine, f->run_id);
-    struct pscript *ps = r ? pscript_of(r, f->run_id) : NULL;
-    if (!ps)
-        return;
-    ps->engine_over = 1;
-    ps->thresholds_failed = f->summary->thresholds_failed;
-    ps->aborted = f->summary->aborted;
-    free(ps->summary);
-    ps->summary = f->summary->json; /* taken */
-    f->summary->json = NULL;
-    struct series_sync *s = MSG_NEW(MSG_SERIES_SYNC, struct series_sync);
-    s->run_id = f->run_id;
-    if (!actor_request(rm->self, rm->cfg.series, &s->m)) {
-        alog_warn(rm->self, "run %s: cannot wait for its series rows", r->id);
-        on_synced(rm, s); /* go on without waiting */
-        msg_free(&s->m);
-    }
-}
-
-static void on_synced(struct rm *rm, struct series_sync *s)
-{
-    struct prun *r = idmap_get(&rm->engine, s->run_id);
-    struct pscript *ps = r ? pscript_of(r, s->run_id) : NULL;
-    if (!ps || ps->done)
-        return;
-    ps->done = 1;
-    if (s->dropped)
-        alog_warn(rm->self, "run %s script %s: %llu seconds of series could not be stored", r->id,
-                  ps->name, (unsigned long long)s->dropped);
-    if (ps->user_stopped)
-        ps->st = PS_STOPPED;
-    else if (r->shutdown)
-        ps->st = PS_INTERRUPTED;
-    else if (ps->thresholds_failed || ps->aborted)
-        ps->st = PS_FAILED;
-    else
-        ps->st = PS_FINISHED;
-    struct store_query *q = store_query_new();
-    const char *p[4] = { r->id, ps->script_id, ps_names[ps->st], ps->summary };
-    store_query_add(q, "UPDATE run_scripts SET status = $3, summary = $4::jsonb"
-                       " WHERE run_id = $1 AND script_id = $2", 4, p);
-    rm_write(rm, r, q, NULL, NULL);
-    for (int i = 0; i < r->n; i++)
-        if (!r->scripts[i].done)
-            return;
-    finalize(rm, r);
-}
-
-/* ---- control ---- */
-
-static struct prun *find_run(struct rm *rm, const char *id)
-{
-    struct prun *r;
-    LIST_FOREACH(r, &rm->runs, link)
-        if (strcmp(r->id, id) == 0)
-            return r;
-    return NULL;
-}
-
-static void reply_err(msg_t *req, int status, const char *code, const char *field, const char *msg)
-{
-    rm_answer(req, rm_reply_new(status, code, field, "%s", msg));
-}
-
-static struct rm_reply *ok_reply(const struct prun *r)
-{
-    struct rm_reply *rep = rm_reply_new(200, NULL, NULL, "ok");
-    snprintf(rep->run_id, sizeof rep->run_id, "%s", r->id);
-    return rep;
-}
-
-static void stop_script_engine(struct rm *rm, struct prun *r, struct pscript *ps)
-{
-    if (!ps_live(ps))
-        return;
-    if (r->st == RMS_PAUSED)
-        engine_control(rm, ps, RUN_OP_RESUME, 0, 0, NULL);
-    engine_control(rm, ps, RUN_OP_STOP, 0, 0, NULL);
-    if (ps->st == PS_RUNNING)
-        ps->st = PS_STOPPING;
-}
-
-static void stop_run(struct rm *rm, struct prun *r, const char *by, msg_t *req)
-{
-    for (int i = 0; i < r->n; i++)
-        stop_script_engine(rm, r, &r->scripts[i]);
-    char *d = detail_json("by", by, NULL, NULL);
-    set_state(rm, r, RMS_STOPPING, d, req, req ? ok_reply(r) : NULL);
-    free(d);
-}
-
-static const char *load_field(enum rm_op op)
-{
-    return op == RM_OP_PERCENT ? "percent" : op == RM_OP_RATE ? "rate" : "vus";
-}
-
-static void control_load(struct rm *rm, struct prun *r, struct rm_control *c)
-{
-    struct pscript *only = NULL;
-    int live = 0;
-    for (int i = 0; i < r->n; i++)
-        live += ps_live(&r->scripts[i]) && r->scripts[i].st == PS_RUNNING;
-    if (c->script_id[0]) {
-        only = pscript_by_id(r, c->script_id);
-        if (!only) {
-            reply_err(&c->m, 404, "not_found", "script_id", "this run has no such script");
-            return;
-        }
-        if (!ps_live(only) || only->st != PS_RUNNING) {
-            reply_err(&c->m, 409, "conflict", "script_id", "that script of the run is not running");
-            return;
-        }
-    } else if (c->op != RM_OP_PERCENT && live > 1) {
-        reply_err(&c->m, 400, "invalid", "script_id",
-                  "this run has several scripts: say which one with script_id");
-        return;
-    }
-    struct pctl *pc = xcalloc(1, sizeof *pc);
-    pc->req = c;
-    pc->run = r;
-    enum run_op op = c->op == RM_OP_PERCENT ? RUN_OP_SCALE
-                     : c->op == RM_OP_RATE  ? RUN_OP_SET_RATE
-                                            : RUN_OP_SET_VUS;
-    for (int i = 0; i < r->n; i++) {
-        struct pscript *ps = &r->scripts[i];
-        if ((only && ps != only) || !ps_live(ps) || ps->st != PS_RUNNING)
-            continue;
-        engine_control(rm, ps, op, c->value, c->ramp_us, pc);
-    }
-    if (pc->waiting == 0) {
-        reply_err(&c->m, pc->err_status ? pc->err_status : 409, pc->err_status ? "unavailable" : "conflict",
-                  NULL, pc->err[0] ? pc->err : "no script of the run is running");
-        free(pc);
-    }
-}
-
-static void control_done(struct rm *rm, struct pctl *pc)
-{
-    struct rm_control *c = pc->req;
-    struct prun *r = pc->run;
-    if (pc->err_status) {
-        const char *code = pc->err_status == 404 ? "not_found" : pc->err_status == 400 ? "invalid" : "conflict";
-        reply_err(&c->m, pc->err_status, code, load_field(c->op), pc->err);
-        free(pc);
-        return;
-    }
-    yajl_gen g = json_gen_new();
-    yajl_gen_map_open(g);
-    json_gen_kv_double(g, load_field(c->op), c->value, 6);
-    json_gen_kv_double(g, "over_s", (double)c->ramp_us / 1e6, 3);
-    if (c->script_id[0])
-        json_gen_kv_str(g, "script_id", c->script_id);
-    yajl_gen_map_close(g);
-    char *d = json_gen_finish(g, NULL);
-    struct store_query *q = store_query_new();
-    if (c->op == RM_OP_PERCENT && !c->script_id[0]) {
-        r->percent = c->value;
-        char pct[32];
-        snprintf(pct, sizeof pct, "%.17g", c->value);
-        const char *p1[2] = { r->id, pct };
-        store_query_add(q, "UPDATE runs SET percent = $2 WHERE id = $1", 2, p1);
-    }
-    const char *p2[2] = { r->id, d };
-    store_query_add(q, "INSERT INTO run_events (run_id, kind, detail) VALUES ($1, 'load', $2::jsonb)", 2, p2);
-    bus_event(rm->cfg.bus, rm->prefix, "load", r->id, rm_state_name(r->st), d);
-    free(d);
-    rm_write(rm, r, q, &c->m, ok_reply(r));
-    free(pc);
-}
-
-static void on_engine_control_reply(struct rm *rm, struct run_control_reply *rep)
-{
-    struct pctl *pc = idmap_del(&rm->ctl, rep->m.corr);
-    if (!pc)
-        return;
-    if (rep->status && !pc->err_status) {
-        pc->err_status = rep->status;
-        snprintf(pc->err, sizeof pc->err, "%s", rep->message);
-    }
-    if (--pc->waiting == 0)
-        control_done(rm, pc);
-}
-
-static void on_control(struct rm *rm, struct rm_control *c)
-{
-    struct prun *r = find_run(rm, c->run_id);
-    if (!r || !state_active(r->st)) {
-        reply_err(&c->m, 409, "conflict", "id", "the run is not active on this server");
-        return;
-    }
-    if (rm->stop_req) {
-        reply_err(&c->m, 503, "shutting_down", NULL, "the server is shutting down");
-        return;
-    }
-    switch (c->op) {
-    case RM_OP_STOP:
-        if (r->st == RMS_STOPPING) {
-            reply_err(&c->m, 409, "conflict", NULL, "the run is already stopping");
-            return;
-        }
-        r->user_stop = 1;
-        stop_run(rm, r, "api", &c->m);
-        return;
-    case RM_OP_PAUSE:
-    case RM_OP_RESUME: {
-        int pause = c->op == RM_OP_PAUSE;
-        if (r->st != (pause ? RMS_RUNNING : RMS_PAUSED)) {
-            reply_err(&c->m, 409, "conflict", NULL, pause ? "only a running run can be paused"
-                                                           : "the run is not paused");
-            return;
-        }
-        for (int i = 0; i < r->n; i++)
-            if (ps_live(&r->scripts[i]))
-                engine_control(rm, &r->scripts[i], pause ? RUN_OP_PAUSE : RUN_OP_RESUME, 0, 0, NULL);
-        set_state(rm, r, pause ? RMS_PAUSED : RMS_RUNNING, NULL, &c->m, ok_reply(r));
-        return;
-    }
-    case RM_OP_PERCENT:
-    case RM_OP_RATE:
-    case RM_OP_VUS:
-        if (r->st == RMS_STOPPING || r->st == RMS_QUEUED) {
-            reply_err(&c->m, 409, "conflict", NULL, "the run is not running");
-            return;
-        }
-        control_load(rm, r, c);
-        return;
-    case RM_OP_STOP_SCRIPT: {
-        struct pscript *ps = pscript_by_id(r, c->script_id);
-        if (!ps) {
-            reply_err(&c->m, 404, "not_found", "script_id", "this run has no such script");
-            return;
-        }
-        if (!ps_live(ps) || ps->st != PS_RUNNING) {
-            reply_err(&c->m, 409, "conflict", "script_id", "that script of the run is not running");
-            return;
-        }
-        ps->user_stopped = 1;
-        stop_script_engine(rm, r, ps);
-        struct store_query *q = store_query_new();
-        const char *p1[2] = { r->id, ps->script_id };
-        store_query_add(q, "UPDATE run_scripts SET status = 'stopping' WHERE run_id = $1 AND script_id = $2",
-                        2, p1);
-        char *d = detail_json("script_id", ps->script_id, "name", ps->name);
-        const char *p2[2] = { r->id, d };
-        store_query_add(q, "INSERT INTO run_events (run_id, kind, detail) VALUES ($1, 'script_stopping', $2::jsonb)",
-                        2, p2);
-        free(d);
-        rm_write(rm, r, q, &c->m, ok_reply(r));
-        return;
-    }
-    }
-    reply_err(&c->m, 400, "invalid", NULL, "unknown control");
+    rm_write_state(rm, r, extra, rm_state_name(st), detail, req, rep);
 }
 
 /* ---- liveness: heartbeats and the sweep ---- */
@@ -749,8 +299,8 @@ static void on_stop(struct rm *rm, msg_t *m)
     struct prun *r;
     LIST_FOREACH(r, &rm->runs, link) {
         r->shutdown = 1;
-        if (state_active(r->st) && r->st != RMS_STOPPING)
-            stop_run(rm, r, "shutdown", NULL);
+        if (rm_state_active(r->st) && r->st != RMS_STOPPING)
+            rm_stop_run(rm, r, "shutdown", NULL);
     }
     maybe_stopped(rm);
 }
@@ -815,18 +365,18 @@ static void rm_handle(actor_t *self, msg_t *m)
         return;
     case MSG_RM_CREATE:
         if (rm->stop_req) {
-            reply_err(m, 503, "shutting_down", NULL, "the server is shutting down");
+            rm_reply_err(m, 503, "shutting_down", NULL, "the server is shutting down");
             return;
         }
         rm_create_begin(rm, (struct rm_create *)m);
         return; /* kept until answered */
     case MSG_RM_CONTROL:
-        on_control(rm, (struct rm_control *)m);
+        rm_control(rm, (struct rm_control *)m);
         return; /* answered (and freed) there */
     case MSG_DS_COLLECT:
         /* the collector answers the API itself */
         if (rm->stop_req || !rm->collector || actor_send(rm->collector, m) < 0)
-            reply_err(m, 503, rm->stop_req ? "shutting_down" : "unavailable", NULL,
+            rm_reply_err(m, 503, rm->stop_req ? "shutting_down" : "unavailable", NULL,
                       rm->stop_req ? "the server is shutting down" : "dataset collection is not available");
         return;
     case MSG_STOPPED: /* the collector's */
@@ -840,16 +390,16 @@ static void rm_handle(actor_t *self, msg_t *m)
         on_store_result(rm, (struct store_result *)m);
         break;
     case MSG_RUN_EVENT:
-        on_engine_event(rm, (struct run_event *)m);
+        rm_engine_event(rm, (struct run_event *)m);
         break;
     case MSG_RUN_FINISHED:
-        on_engine_finished(rm, (struct run_finished *)m);
+        rm_engine_finished(rm, (struct run_finished *)m);
         break;
     case MSG_RUN_CONTROL_REPLY:
-        on_engine_control_reply(rm, (struct run_control_reply *)m);
+        rm_control_reply(rm, (struct run_control_reply *)m);
         break;
     case MSG_SERIES_SYNCED:
-        on_synced(rm, (struct series_sync *)m);
+        rm_series_synced(rm, (struct series_sync *)m);
         break;
     case MSG_DEP_STATUS: {
         struct msg_dep_status *d = (struct msg_dep_status *)m;

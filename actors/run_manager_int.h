@@ -7,6 +7,7 @@
 #include "run_manager.h"
 #include "run_msgs.h"
 #include "script.h"
+#include "series_writer.h"
 #include "store.h"
 
 #include <sys/queue.h>
@@ -90,13 +91,47 @@ struct rm {
     int collector_stopping;    /* MSG_STOP sent to it, MSG_STOPPED not back yet */
 };
 
+/* An API control waiting for the engine's answers. */
+struct pctl {
+    struct rm_control *req;   /* owned until answered */
+    struct prun *run;
+    int waiting;
+    int err_status;
+    char err[200];
+};
+
 /* run_manager.c */
 struct rm_reply *rm_reply_new(int status, const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void rm_answer(msg_t *req, struct rm_reply *rep); /* takes both */
 struct wq *rm_write(struct rm *rm, struct prun *r, struct store_query *q, msg_t *req, struct rm_reply *rep);
 void rm_run_free(struct prun *r);
+int rm_state_active(enum rm_state s);
+/* A status change and its event row, as one write (detail: a JSON object). */
+void rm_write_state(struct rm *rm, struct prun *r, const char *extra_set, const char *kind, const char *detail,
+                    msg_t *req, struct rm_reply *rep);
+/* The same with the bus event, for a change of r's state to st. */
+void rm_set_state(struct rm *rm, struct prun *r, enum rm_state st, const char *detail, msg_t *req,
+                  struct rm_reply *rep);
+
+/* run_engine.c: a run's scripts on the engine (runs actor) and their ends */
 void rm_launch(struct rm *rm, struct prun *r);
+int rm_ps_live(const struct pscript *ps);
+struct pscript *rm_pscript_by_id(struct prun *r, const char *script_id);
+/* Send a control to one engine run. With pc, the answer is awaited. */
+void rm_engine_control(struct rm *rm, struct pscript *ps, enum run_op op, double value, uint64_t ramp_us,
+                       struct pctl *pc);
+/* {"k1": v1, "k2": v2} (a NULL key is left out); caller frees. */
+char *rm_detail_json(const char *k1, const char *v1, const char *k2, const char *v2);
+void rm_engine_event(struct rm *rm, struct run_event *e);
+void rm_engine_finished(struct rm *rm, struct run_finished *f);
+void rm_series_synced(struct rm *rm, struct series_sync *s);
+
+/* run_ctl.c: live control from the API (stop, pause, resume, load, stop one script) */
+void rm_reply_err(msg_t *req, int status, const char *code, const char *field, const char *msg);
+void rm_stop_run(struct rm *rm, struct prun *r, const char *by, msg_t *req);
+void rm_control(struct rm *rm, struct rm_control *c); /* answers (and frees) c */
+void rm_control_reply(struct rm *rm, struct run_control_reply *rep);
 
 /* run_create.c */
 void rm_create_begin(struct rm *rm, struct rm_create *req);

@@ -158,6 +158,10 @@ void shard_begin_drain(struct shard *s);
 
 struct vu *shard_vu_new(struct shard *s);
 void shard_push_idle(struct shard *s, struct vu *v);
+/* The most recently idled VU, or NULL. */
+struct vu *shard_pop_idle(struct shard *s);
+/* Start v's iteration (setup first when it has not run), due at due. */
+void shard_vu_begin(struct shard *s, struct vu *v, uint64_t due, uint64_t now);
 /* Out of its iteration, back on the idle stack. */
 void shard_vu_park(struct shard *s, struct vu *v);
 /* Take a sleeping VU out of think time or backoff. */
@@ -166,6 +170,9 @@ void shard_sleep_cancel(struct vu *v);
  * teardown now (the others stay idle). */
 void shard_teardown_idle(struct shard *s, uint64_t now);
 void shard_on_sleep(evutil_socket_t fd, short what, void *arg);
+
+/* ---- run_exec.c ---- */
+
 /* Closed model: bring the active VUs up to the target. */
 void shard_closed_adjust(struct shard *s, uint64_t now);
 /* Open model: start every arrival due by now (or the next tick). */
