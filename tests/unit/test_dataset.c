@@ -93,6 +93,21 @@ START_TEST(json_rows)
 }
 END_TEST
 
+/* Found by contrib/fuzz (fuzz_dataset): strchr(" \t\r\n", 0) matches the
+ * terminator, so a NUL byte was skipped as a blank before deciding JSON
+ * or CSV. A NUL is content: this is a CSV whose header has a quote in an
+ * unquoted field, not a JSON array. */
+START_TEST(a_nul_byte_is_not_a_blank)
+{
+    static const char text[] = "\0[{\"a\": 1}]";
+    struct dataset *d = NULL;
+    char err[256] = "";
+    ck_assert_int_eq(dataset_parse(text, sizeof text - 1, &d, err, sizeof err), -1);
+    ck_assert_ptr_null(d);
+    ck_assert_msg(strstr(err, "a quote inside an unquoted field"), "error: %s", err);
+}
+END_TEST
+
 static Suite *dataset_suite(void)
 {
     Suite *s = suite_create("dataset");
@@ -100,6 +115,7 @@ static Suite *dataset_suite(void)
     tcase_add_test(t, csv_quoting_and_line_endings);
     tcase_add_test(t, csv_errors_name_the_line);
     tcase_add_test(t, json_rows);
+    tcase_add_test(t, a_nul_byte_is_not_a_blank);
     suite_add_tcase(s, t);
     return s;
 }
