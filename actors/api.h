@@ -20,6 +20,7 @@ void api_scripts_register(struct router *r);
 void api_runs_register(struct router *r);
 void api_results_register(struct router *r);
 void api_export_register(struct router *r);
+void api_compare_register(struct router *r);
 void api_meta_register(struct router *r);
 void api_import_register(struct router *r);
 void api_schedules_register(struct router *r);

@@ -21,7 +21,8 @@ void api_register_all(struct router *r)
     api_import_register(r);
     api_scenarios_register(r);
     api_scripts_register(r);
-    api_results_register(r); /* before api_runs: /v1/runs/compare is not an id */
+    api_compare_register(r); /* before api_runs: /v1/runs/compare is not an id */
+    api_results_register(r);
     api_runs_register(r);
     api_export_register(r);
     api_schedules_register(r);
