@@ -943,9 +943,14 @@ static int whole_seconds(yajl_val st, const char *signal, long *out, int max)
     return n;
 }
 
-/* Each whole second within 1% of rate — or one request's documents, the
- * finest grain a destination counting by the second can see (a request
- * sent a hair before a second ends may arrive just after it). */
+/* Each pair of adjacent whole seconds within 1% of twice the rate (or one
+ * request's documents, the finest grain a destination counting by the
+ * second can see), and each second alone within twice that. A request
+ * sent a hair before a second ends may arrive just after it: on a loaded
+ * machine (the sanitizer build beside other work) a 15 ms hiccup at a
+ * boundary moves three batches of 100 from one second to the next
+ * (20,300 then 19,700 at 20,000/s). That is delivery jitter, not rate:
+ * it leaves the pair's sum alone, which a rate error does not. */
 static void expect_rate(yajl_val st, const char *signal, double rate, double per_request)
 {
     long sec[32];
@@ -953,8 +958,12 @@ static void expect_rate(yajl_val st, const char *signal, double rate, double per
     ck_assert_msg(n >= 1, "%s: no whole second", signal);
     double tol = rate * 0.01 > per_request ? rate * 0.01 : per_request;
     for (int i = 0; i < n; i++)
-        ck_assert_msg(fabs((double)sec[i] - rate) <= tol, "%s: %ld documents in a second, want %g +-1%%", signal,
-                      sec[i], rate);
+        ck_assert_msg(fabs((double)sec[i] - rate) <= (n > 1 ? 2 * tol : tol),
+                      "%s: %ld documents in second %d, want %g +-%g", signal, sec[i], i, rate, n > 1 ? 2 * tol : tol);
+    for (int i = 0; i + 1 < n; i++)
+        ck_assert_msg(fabs((double)(sec[i] + sec[i + 1]) - 2 * rate) <= tol,
+                      "%s: %ld + %ld documents in seconds %d and %d, want %g +-%g", signal, sec[i], sec[i + 1], i,
+                      i + 1, 2 * rate, tol);
 }
 
 /* MoniFlux's own example payloads, as a telemetry script: each signal
