@@ -56,7 +56,7 @@ enum { IO_OK = 0, IO_AGAIN = 1, IO_ERR = -1 };
 
 enum route {
     RT_OK, RT_DELAY, RT_STATUS, RT_CHUNKED, RT_SLOW_BODY, RT_CLOSE, RT_RESET, RT_HANGUP,
-    RT_MALFORMED, RT_ECHO, RT_BIG, RT_LOGIN, RT_ME, RT_ITEMS,
+    RT_MALFORMED, RT_ECHO, RT_BIG, RT_LOGIN, RT_ME, RT_ITEMS, RT_TLS,
     RT_STATS, RT_ADMIN_RESET, RT_STALL, /* admin routes (these and later): never counted */
 };
 
@@ -64,7 +64,7 @@ static const struct { const char *path; enum route route; } routes[] = {
     { "/delay", RT_DELAY },   { "/status", RT_STATUS },       { "/chunked", RT_CHUNKED },
     { "/slow-body", RT_SLOW_BODY }, { "/close", RT_CLOSE },   { "/reset", RT_RESET },
     { "/hangup", RT_HANGUP }, { "/malformed", RT_MALFORMED }, { "/echo", RT_ECHO },
-    { "/big", RT_BIG },       { "/login", RT_LOGIN },         { "/me", RT_ME },       { "/items", RT_ITEMS },   { "/__stats", RT_STATS },       { "/__reset", RT_ADMIN_RESET },
+    { "/big", RT_BIG },       { "/login", RT_LOGIN },         { "/me", RT_ME },       { "/items", RT_ITEMS },   { "/tls", RT_TLS },   { "/__stats", RT_STATS },       { "/__reset", RT_ADMIN_RESET },
     { "/__stall", RT_STALL },
 };
 
@@ -987,6 +987,9 @@ static void conn_dispatch(struct conn *c)
         break;
     case RT_ME:
         me(c);
+        break;
+    case RT_TLS: /* the TLS version and cipher suite this connection uses */
+        resp_simple(c, 200, c->ssl ? SSL_get_cipher_name(c->ssl) : "plain", NULL);
         break;
     case RT_ITEMS:
         if (query_u64(r->query, "n", 10, 0, 10000, &a) < 0)
