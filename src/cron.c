@@ -2,6 +2,7 @@
  * with cronie's daylight-saving rules (contract and semantics in cron.h). */
 #include "cron.h"
 
+#include "errbuf.h"
 #include "xmalloc.h"
 
 #include <ctype.h>
@@ -53,17 +54,6 @@ struct cron {
     int wild;   /* minute or hour starts with '*': cronie's wildcard job */
     int never;  /* no month has any of the days of month asked for */
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- parsing ---- */
 
@@ -228,13 +218,13 @@ static struct cron *parse_macro(const char *p, char *err, size_t errlen)
     for (size_t i = 0; i < sizeof macros / sizeof macros[0]; i++) {
         if (strlen(macros[i].name) == n && strncasecmp(p, macros[i].name, n) == 0) {
             if (*rest) {
-                seterr(err, errlen, "unexpected \"%s\" after %s", rest, macros[i].name);
+                errbuf_set(err, errlen, "unexpected \"%s\" after %s", rest, macros[i].name);
                 return NULL;
             }
             return cron_parse(macros[i].expr, err, errlen);
         }
     }
-    seterr(err, errlen, "unknown macro \"%.*s\" (known: @yearly @annually @monthly @weekly @daily @midnight @hourly)",
+    errbuf_set(err, errlen, "unknown macro \"%.*s\" (known: @yearly @annually @monthly @weekly @daily @midnight @hourly)",
            (int)n, p);
     return NULL;
 }
@@ -242,12 +232,12 @@ static struct cron *parse_macro(const char *p, char *err, size_t errlen)
 struct cron *cron_parse(const char *expr, char *err, size_t errlen)
 {
     if (!expr) {
-        seterr(err, errlen, "no expression");
+        errbuf_set(err, errlen, "no expression");
         return NULL;
     }
     const char *p = expr + strspn(expr, " \t");
     if (strlen(p) > MAX_EXPR_LEN) {
-        seterr(err, errlen, "expression is longer than %d characters", MAX_EXPR_LEN);
+        errbuf_set(err, errlen, "expression is longer than %d characters", MAX_EXPR_LEN);
         return NULL;
     }
     if (*p == '@')
@@ -266,7 +256,7 @@ struct cron *cron_parse(const char *expr, char *err, size_t errlen)
         p += strspn(p, " \t");
     }
     if (n != 5 && n != 6) {
-        seterr(err, errlen, "expected 5 or 6 fields, got %d", n);
+        errbuf_set(err, errlen, "expected 5 or 6 fields, got %d", n);
         return NULL;
     }
     struct cron c = { .bits = { [F_SEC] = 1 } }; /* five fields: second 0 */

@@ -3,12 +3,12 @@
  * Nothing here reads or changes the process-wide TZ. */
 #include "tz.h"
 
+#include "errbuf.h"
 #include "xmalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,17 +53,6 @@ struct tz_zone {
     int has_rule;
     struct rule rule;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- calendar ---- */
 
@@ -479,7 +468,7 @@ struct tz_zone *tz_parse(const void *data, size_t len, const char *name, char *e
     return z;
 
 fail:
-    seterr(err, errlen, "time zone \"%s\": %s", z->name, why);
+    errbuf_set(err, errlen, "time zone \"%s\": %s", z->name, why);
     tz_free(z);
     return NULL;
 }
@@ -497,34 +486,34 @@ static int check_name(const char *name, char *err, size_t errlen)
 {
     size_t len = name ? strlen(name) : 0;
     if (len == 0) {
-        seterr(err, errlen, "time zone name is empty");
+        errbuf_set(err, errlen, "time zone name is empty");
         return -1;
     }
     if (len > MAX_NAME_LEN) {
-        seterr(err, errlen, "time zone name is longer than %d characters", MAX_NAME_LEN);
+        errbuf_set(err, errlen, "time zone name is longer than %d characters", MAX_NAME_LEN);
         return -1;
     }
     for (const char *c = name; *c; c++) {
         unsigned char ch = (unsigned char)*c;
         if (!isalnum(ch) && !strchr("_+-/.", ch)) {
             if (isprint(ch))
-                seterr(err, errlen, "time zone name \"%s\": character '%c' is not allowed (A-Z a-z 0-9 _ + - /)",
+                errbuf_set(err, errlen, "time zone name \"%s\": character '%c' is not allowed (A-Z a-z 0-9 _ + - /)",
                        name, ch);
             else
-                seterr(err, errlen, "time zone name: byte 0x%02x is not allowed (A-Z a-z 0-9 _ + - /)", ch);
+                errbuf_set(err, errlen, "time zone name: byte 0x%02x is not allowed (A-Z a-z 0-9 _ + - /)", ch);
             return -1;
         }
     }
     if (name[0] == '/') {
-        seterr(err, errlen, "time zone name \"%s\": absolute paths are not allowed", name);
+        errbuf_set(err, errlen, "time zone name \"%s\": absolute paths are not allowed", name);
         return -1;
     }
     if (strstr(name, "..")) {
-        seterr(err, errlen, "time zone name \"%s\": \"..\" is not allowed", name);
+        errbuf_set(err, errlen, "time zone name \"%s\": \"..\" is not allowed", name);
         return -1;
     }
     if (strchr(name, '.')) {
-        seterr(err, errlen, "time zone name \"%s\": character '.' is not allowed (A-Z a-z 0-9 _ + - /)", name);
+        errbuf_set(err, errlen, "time zone name \"%s\": character '.' is not allowed (A-Z a-z 0-9 _ + - /)", name);
         return -1;
     }
     return 0;
@@ -583,10 +572,10 @@ struct tz_zone *tz_load(const char *name, char *err, size_t errlen)
         if (e == ENOENT || e == ENOTDIR) {
             if (strcmp(name, "UTC") == 0)
                 return tz_utc();
-            seterr(err, errlen, "unknown time zone \"%s\" (not in %s)", name, TZ_DIR);
+            errbuf_set(err, errlen, "unknown time zone \"%s\" (not in %s)", name, TZ_DIR);
         } else {
             char buf[128];
-            seterr(err, errlen, "time zone \"%s\": cannot read %s: %s", name, path,
+            errbuf_set(err, errlen, "time zone \"%s\": cannot read %s: %s", name, path,
                    strerror_r(e, buf, sizeof buf));
         }
         return NULL;

@@ -29,29 +29,18 @@ DUR=${DURATION:-10}
 STAMPEDE=${STAMPEDE:-$top/build/stampede}
 what=${1:-all}
 
-die() { echo "compare.sh: $*" >&2; exit 1; }
-
-need=()
-for p in nginx-light wrk nghttp2-client time openssl; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    echo "installing ${need[*]}" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
-fi
-[ -x "$STAMPEDE" ] || "$top/contrib/dev.sh" build
-[ -x "$STAMPEDE" ] || die "no stampede binary at $STAMPEDE"
+BENCH=compare.sh
+. "$top/contrib/bench/lib.sh"
+bench_need nginx-light wrk nghttp2-client time openssl
+bench_stampede
 ulimit -n "$(ulimit -Hn)"
 
 work=$(mktemp -d /tmp/stampede-bench-XXXXXX)
-port=$(( 10000 + RANDOM % 20000 ))
-while ss -Htan "sport = :$port" | grep -q .; do port=$((port + 1)); done
+port=$(free_port)
 url="http://127.0.0.1:$port/"
 # TLS: keep-alive on tport, a new connection per request on hport
-tport=$((port + 1))
-while ss -Htan "sport = :$tport" | grep -q .; do tport=$((tport + 1)); done
-hport=$((tport + 1))
-while ss -Htan "sport = :$hport" | grep -q .; do hport=$((hport + 1)); done
+tport=$(free_port $((port + 1)))
+hport=$(free_port $((tport + 1)))
 turl="https://127.0.0.1:$tport/"
 hurl="https://127.0.0.1:$hport/"
 mkdir -p "$work/logs"

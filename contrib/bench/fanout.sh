@@ -33,19 +33,11 @@ PERF=${PERF:-0}
 STAMPEDE=${STAMPEDE:-$top/build/stampede}
 TARGET=$top/build/tests/target/stampede-target
 
-die() { echo "fanout.sh: $*" >&2; exit 1; }
-say() { echo "fanout.sh: $*" >&2; }
-
-need=()
+BENCH=fanout.sh
+. "$top/contrib/bench/lib.sh"
 pkgs=(jq curl iproute2 procps redis-tools redis-server postgresql-15)
 [ "$PERF" = 1 ] && pkgs+=(linux-perf)
-for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    say "installing ${need[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
-fi
+bench_need "${pkgs[@]}"
 # A build in progress (someone else's make) relinks these: give it a minute
 # before building here, never two makes in one build folder at once.
 for _ in $(seq 1 60); do [ -x "$STAMPEDE" ] && [ -x "$TARGET" ] && break; sleep 1; done
@@ -66,12 +58,7 @@ work=$(mktemp -d /tmp/stampede-fanout-XXXXXX)
 chmod 755 "$work"
 gcc -O2 -Wall -o "$work/fanout" "$top/contrib/bench/fanout.c" || die "cannot build fanout.c"
 
-free_port() {
-    local p=$(( 10000 + RANDOM % 20000 ))
-    while ss -Htan "sport = :$p" | grep -q .; do p=$((p + 1)); done
-    echo "$p"
-}
-srv= tgt= fan= prf=
+srv='' tgt='' fan='' prf=''
 stop_pid() { # stop_pid PID: TERM, then KILL after 5 s
     [ -n "$1" ] || return 0
     kill "$1" 2>/dev/null || return 0
@@ -104,7 +91,7 @@ for _ in $(seq 1 50); do grep -q '^PORT ' "$work/target.out" && break; sleep 0.1
 tport=$(awk '/^PORT / { print $2 }' "$work/target.out")
 [ -n "$tport" ] || die "the test target did not start"
 
-api= live_port=
+api='' live_port=''
 start_server() { # start_server THREADS
     local p
     p=$(free_port)
@@ -155,7 +142,8 @@ row_fmt='%-11s %6s %6s %9s %15s %7s %7s %7s %9s %9s %8s %6s %9s\n'
 # measure LABEL N ARGS...: one fanout pass; appends a row to $work/rows.
 measure() {
     local label=$1 n=$2
-    local out=$work/fanout.$(echo "$label" | tr -c 'a-z0-9\n' _).$n
+    local out
+    out=$work/fanout.$(echo "$label" | tr -c 'a-z0-9\n' _).$n
     shift 2
     local rep0 slow0 rep1 slow1
     rep0=$(metric stampede_live_replaced_total) slow0=$(metric stampede_live_closed_slow_total)

@@ -20,26 +20,13 @@ DUR=${DURATION:-10}
 LOOPS=${LOOPS:-$(nproc)}
 STAMPEDE=${STAMPEDE:-$top/build/stampede}
 
-die() { echo "rest_under_load.sh: $*" >&2; exit 1; }
-
-need=()
-for p in nginx-light wrk jq; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    echo "installing ${need[*]}" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
-fi
-[ -x "$STAMPEDE" ] || "$top/contrib/dev.sh" build
-[ -x "$STAMPEDE" ] || die "no stampede binary at $STAMPEDE"
+BENCH=rest_under_load.sh
+. "$top/contrib/bench/lib.sh"
+bench_need nginx-light wrk jq
+bench_stampede
 
 work=$(mktemp -d /tmp/stampede-rest-XXXXXX)
 chmod 755 "$work"
-free_port() {
-    local p=$(( 10000 + RANDOM % 20000 ))
-    while ss -Htan "sport = :$p" | grep -q .; do p=$((p + 1)); done
-    echo "$p"
-}
 ngx=$(free_port)
 api_port=$(free_port)
 api="http://127.0.0.1:$api_port"

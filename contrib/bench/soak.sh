@@ -28,18 +28,10 @@ TLS=${TLS:-0}
 STAMPEDE=${STAMPEDE:-$top/build/stampede}
 SAMPLE_S=10
 
-die() { echo "soak.sh: $*" >&2; exit 1; }
-
-need=()
-for p in nginx-light time openssl; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    echo "installing ${need[*]}" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
-fi
-[ -x "$STAMPEDE" ] || "$top/contrib/dev.sh" build
-[ -x "$STAMPEDE" ] || die "no stampede binary at $STAMPEDE"
+BENCH=soak.sh
+. "$top/contrib/bench/lib.sh"
+bench_need nginx-light time openssl
+bench_stampede
 [ "$DUR" -ge 120 ] || die "DURATION must be at least 120 s (the first minute is warm-up)"
 
 work=$(mktemp -d /tmp/stampede-soak-XXXXXX)
@@ -54,8 +46,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port=$((10000 + RANDOM % 20000))
-while ss -Htan "sport = :$port" | grep -q .; do port=$((port + 1)); done
+port=$(free_port)
 mkdir -p "$work/logs"
 if [ "$TLS" = 1 ]; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \

@@ -25,16 +25,13 @@ LOOPS=${LOOPS:-2}
 WORKERS=${WORKERS:-2}
 STAMPEDE=${STAMPEDE:-$top/build/stampede}
 
-die() { echo "telemetry.sh: $*" >&2; exit 1; }
-for p in nginx-light time; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$p" >/dev/null
-done
-[ -x "$STAMPEDE" ] || die "no stampede binary at $STAMPEDE (contrib/dev.sh build)"
+BENCH=telemetry.sh
+. "$top/contrib/bench/lib.sh"
+bench_need nginx-light time
+bench_stampede
 
 work=$(mktemp -d /tmp/stampede-tel-XXXXXX)
-port=$(( 10000 + RANDOM % 20000 ))
-while ss -Htan "sport = :$port" | grep -q .; do port=$((port + 1)); done
+port=$(free_port)
 mkdir -p "$work/logs"
 cat >"$work/nginx.conf" <<EOT
 worker_processes $WORKERS;

@@ -6,43 +6,18 @@
  * between two fires is the later one (cron_next(t - 1) == t, and from a
  * point in between); every fire prints as ISO 8601. */
 #include "fuzz.h"
+#include "fuzz_zones.h"
 
 #include "cron.h"
 
-/* Zones with the odd rules: 30-minute DST (Lord_Howe), a skipped day
- * (Apia), DST at midnight (Sao_Paulo, Havana), 2-hour DST (Troll),
- * negative DST (Dublin), Ramadan breaks (Casablanca). */
-static const char *const zone_names[] = {
-    "UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Pacific/Apia",
-    "America/Sao_Paulo", "America/Havana", "Antarctica/Troll", "Europe/Dublin",
-    "Africa/Casablanca", "Asia/Kathmandu", "Pacific/Chatham", "America/St_Johns",
-    "Asia/Tehran", "Pacific/Kiritimati", "Australia/Adelaide",
-};
-#define NZONES (sizeof zone_names / sizeof zone_names[0])
-static struct tz_zone *zones[NZONES];
-
 #define YEAR1 (-62135596800ll)   /* 0001-01-01T00:00:00Z */
 #define YEAR10000 253402300800ll /* 10000-01-01T00:00:00Z */
-
-static const struct tz_zone *zone(unsigned i)
-{
-    i %= NZONES;
-    if (!zones[i]) {
-        char err[256];
-        zones[i] = tz_load(zone_names[i], err, sizeof err);
-        if (!zones[i]) {
-            fprintf(stderr, "fuzz_cron: %s (is tzdata installed?)\n", err);
-            abort();
-        }
-    }
-    return zones[i];
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 9)
         return 0;
-    const struct tz_zone *z = zone(data[0]);
+    const struct tz_zone *z = fuzz_zone(data[0]);
     uint64_t raw;
     memcpy(&raw, data + 1, 8);
     /* mostly years 1970-2100, sometimes anywhere the search allows, rarely

@@ -6,38 +6,18 @@
  * the instant asked about and have one offset throughout, and local times
  * map back. */
 #include "fuzz.h"
+#include "fuzz_zones.h"
 
 #include "cron.h"
 #include "tz.h"
 
-static const char *const zone_names[] = {
-    "UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Pacific/Apia",
-    "America/Sao_Paulo", "Antarctica/Troll", "Europe/Dublin", "Africa/Casablanca",
-    "Asia/Kathmandu", "Pacific/Chatham",
-};
-#define NZONES (sizeof zone_names / sizeof zone_names[0])
-static struct tz_zone *zones[NZONES];
 static struct tz_zone *utc;
-
-static const struct tz_zone *zone(unsigned i)
-{
-    i %= NZONES;
-    if (!zones[i]) {
-        char err[256];
-        zones[i] = tz_load(zone_names[i], err, sizeof err);
-        if (!zones[i]) {
-            fprintf(stderr, "fuzz_tz: %s (is tzdata installed?)\n", err);
-            abort();
-        }
-    }
-    return zones[i];
-}
 
 static void iso(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return;
-    const struct tz_zone *z = zone(data[0]);
+    const struct tz_zone *z = fuzz_zone(data[0]);
     char *s = fuzz_cstr(data + 1, size - 1);
     int64_t t = 0, wall = 0;
     if (tz_parse_iso(s, z, &t) == 0) {
