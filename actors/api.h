@@ -17,6 +17,7 @@ void api_health_register(struct router *r);
 void api_projects_register(struct router *r);
 void api_scenarios_register(struct router *r);
 void api_scripts_register(struct router *r);
+void api_script_versions_register(struct router *r);
 void api_runs_register(struct router *r);
 void api_results_register(struct router *r);
 void api_export_register(struct router *r);

@@ -21,6 +21,7 @@ void api_register_all(struct router *r)
     api_import_register(r);
     api_scenarios_register(r);
     api_scripts_register(r);
+    api_script_versions_register(r);
     api_compare_register(r); /* before api_runs: /v1/runs/compare is not an id */
     api_results_register(r);
     api_runs_register(r);

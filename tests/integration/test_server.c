@@ -188,7 +188,7 @@ START_TEST(projects_crud_and_pagination)
     long total = count_projects();
     long seen = 0;
     char cursor[200] = "";
-    for (int page = 0; page < 100; page++) {
+    for (long page = 0; page <= total / 2 + 1; page++) { /* a reused database holds more */
         char p[300];
         snprintf(p, sizeof p, "/v1/projects?limit=2%s%s", cursor[0] ? "&cursor=" : "", cursor);
         r = expect("GET", p, NULL, NULL, 200, NULL, NULL);
