@@ -30,7 +30,7 @@ die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
 PACKAGES=(
     build-essential autoconf automake pkg-config
     libevent-dev libevhtp-dev libonig-dev libssl-dev libpq-dev
-    libhiredis-dev libyajl-dev libwebsockets-dev libpcre2-dev check
+    libhiredis-dev libyajl-dev libwebsockets-dev libwebsockets-evlib-ev libev-dev libpcre2-dev check
     postgresql-15 postgresql-client-15 redis-server
     iproute2 curl procps jq tzdata
     clang-14 libclang-rt-14-dev
