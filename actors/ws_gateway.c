@@ -90,7 +90,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 
 actor_t *ws_gateway_new(struct loop *l, const struct ws_gateway_config *cfg, char *err, size_t errlen)
 {
-    struct wsgw_config wc = { cfg->host, cfg->port, cfg->threads, cfg->token };
+    struct wsgw_config wc = { cfg->host, cfg->port, cfg->threads, cfg->token, cfg->ping_us };
     struct wsgw *ws = wsgw_new(&wc, err, errlen);
     if (!ws)
         return NULL;

@@ -20,6 +20,7 @@ struct ws_gateway_config {
     uint16_t port;          /* 0 = ephemeral */
     int threads;
     const char *token;      /* NULL/"" = no auth */
+    uint64_t ping_us;       /* keepalive: see wsgw_config; 0 = the default */
 };
 
 /* Create the actor and bind the port now (a busy port fails early). NULL

@@ -55,6 +55,8 @@ static const struct opt opts[] = {
       "address:port of the live WebSocket gateway (path /v1/live; port 0 = ephemeral)" },
     { "live_threads", "STAMPEDE_LIVE_THREADS", T_INT, OFF(live_threads), 1, 16, "2",
       "service threads of the WebSocket gateway (connections are spread over them)" },
+    { "live_ping", "STAMPEDE_LIVE_PING", T_DURATION, OFF(live_ping_us), 0, 0, "20s",
+      "a live client silent this long is pinged; one that does not answer within as long again is closed" },
     { "dashboard_dir", "STAMPEDE_DASHBOARD_DIR", T_OPTSTR, OFF(dashboard_dir), 0, 0, "",
       "folder of the dashboard's files, served at / (empty: the build's contrib/dashboard)" },
     { "api_token", "STAMPEDE_API_TOKEN", T_OPTSTR, OFF(api_token), 0, 0, "",

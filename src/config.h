@@ -18,6 +18,7 @@ struct config {
     char live_host[64];     /* the WebSocket gateway's address */
     uint16_t live_port;
     int live_threads;       /* its service threads */
+    uint64_t live_ping_us;  /* its keepalive: silence before a ping */
     char *dashboard_dir;    /* "" = the build's contrib/dashboard */
     char *pg_dsn;           /* libpq conninfo string or URI */
     char *redis_url;        /* redis://host:port[/db] */

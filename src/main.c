@@ -182,7 +182,7 @@ static int serve_main(int argc, char **argv)
     struct scheduler_config schc = { app.store, app.rm, app.listener, app.bus, cfg.channel_prefix };
     app.scheduler = scheduler_new(l0, &schc);
     struct ws_gateway_config wc = { app.bus, cfg.channel_prefix, cfg.live_host, cfg.live_port,
-                                     cfg.live_threads, cfg.api_token };
+                                     cfg.live_threads, cfg.api_token, cfg.live_ping_us };
     app.live = ws_gateway_new(l0, &wc, err, sizeof err);
     if (!app.live) {
         log_error("main", "%s", err);

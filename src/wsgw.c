@@ -28,6 +28,8 @@
 #define REPLACE_AFTER_US 250000u
 #define PATH "/v1/live"
 #define SNDBUF_BYTES (64 * 1024) /* kernel buffering per client: slow ones hit our queue soon */
+#define SWEEP_US 1000000u         /* the keepalive sweep's period */
+#define CLOSE_GRACE_S 5           /* a closing client that cannot take its close frame is cut */
 
 _Static_assert(LWS_PRE >= 10, "a frame's headroom holds its longest WebSocket header");
 
@@ -68,6 +70,8 @@ struct client {
     char rx[RX_MAX];
     size_t rxlen;
     int rx_overflow;
+    uint64_t last_rx_us;    /* when the client last said something (a pong counts) */
+    uint64_t ping_us;       /* when we pinged it, 0 = no ping outstanding */
 };
 
 #define FDQ_MAX 1024
@@ -85,6 +89,8 @@ struct gw_thread {
     int nfds;
     _Atomic int stop;
     LIST_HEAD(, client) clients;
+    int nclients;
+    lws_sorted_usec_list_t sweep;    /* the keepalive sweep's timer */
     struct latest *latest;
     int nlatest, cap_latest;
     _Atomic uint64_t n_clients, n_accepted, n_in, n_writes, n_replaced, n_slow, n_refused;
@@ -95,13 +101,17 @@ struct wsgw {
     int lfd;                /* the listening socket; accepted on the caller's loop */
     int next;               /* round robin over the threads */
     uint16_t port;
+    uint64_t ping_us;       /* silence before a ping; as long again for the pong */
     char token[256];
     struct gw_thread t[WSGW_MAX_THREADS];
 };
 
-static const lws_retry_bo_t idle_policy = {
-    .secs_since_valid_ping = 20,   /* a ping after 20 s of silence */
-    .secs_since_valid_hangup = 40, /* no pong by 40 s: hang up */
+/* lws's own keepalive off (hangup 0): it keeps a timer per connection in
+ * one sorted list, so every ping and pong costs a walk of that list —
+ * about 3 s of CPU per round at 10,000 clients. The sweep below pings. */
+static const lws_retry_bo_t no_idle_policy = {
+    .secs_since_valid_ping = 0,
+    .secs_since_valid_hangup = 0,
 };
 
 /* ---- frames ---- */
@@ -164,6 +174,8 @@ static void close_client(struct client *c, const char *why, int drop)
     if (drop)
         drop_queue(c);
     wake(c);
+    /* a peer that reads nothing never makes room for the close frame */
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_S);
 }
 
 /* Queue f for c (a new reference). A run frame replaces an unsent one of
@@ -204,24 +216,55 @@ static void enqueue(struct client *c, struct frame *f)
  * keeps up costs one send(2) and no poll round. What the socket does not
  * take stays with lws, which writes it before anything else of c's (a
  * pong, the next frame); a full socket queues f as a slow client's would. */
-static void deliver(struct client *c, struct frame *f)
+static int send_now(struct client *c, const unsigned char *w, size_t wl)
 {
-    if (c->qlen || c->closing || lws_partial_buffered(c->wsi)) {
-        enqueue(c, f);
-        return;
-    }
-    size_t wl;
-    const unsigned char *w = frame_wire(f, &wl);
+    if (c->qlen || c->closing || lws_partial_buffered(c->wsi))
+        return -1;
     ssize_t n = send(c->fd, w, wl, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n < 0) {
-        /* EAGAIN: wait for room; anything else: lws finds the dead
-         * connection when it writes, and closes it */
-        enqueue(c, f);
-        return;
-    }
-    atomic_fetch_add(&c->t->n_writes, 1);
+    if (n < 0)
+        return -1; /* EAGAIN: wait for room; anything else: lws finds the
+                    * dead connection when it writes, and closes it */
     if ((size_t)n < wl && lws_write(c->wsi, (unsigned char *)w + n, wl - (size_t)n, LWS_WRITE_RAW) < 0)
         close_client(c, "write failed", 1);
+    return 0;
+}
+
+static void deliver(struct client *c, struct frame *f)
+{
+    size_t wl;
+    const unsigned char *w = frame_wire(f, &wl);
+    if (send_now(c, w, wl) < 0)
+        enqueue(c, f);
+    else
+        atomic_fetch_add(&c->t->n_writes, 1);
+}
+
+/* ---- keepalive ---- */
+
+/* Once a second: ping the clients silent for ping_us (at most an eighth of
+ * them a tick, so a crowd that connected together is pinged over several
+ * ticks, not in one burst beside a frame), and close those that left a
+ * ping unanswered for as long again. One timer per thread, one walk. */
+static void sweep(lws_sorted_usec_list_t *sul)
+{
+    /* FIN, ping, 8 bytes: lws drops a pong with no payload unseen */
+    static const unsigned char ping[10] = { 0x89, 8, 's', 't', 'a', 'm', 'p', 'e', 'd', 'e' };
+    struct gw_thread *t = lws_container_of(sul, struct gw_thread, sweep);
+    uint64_t now = clock_now_us(), idle = t->g->ping_us;
+    int budget = t->nclients / 8 + 16;
+    struct client *c;
+    LIST_FOREACH(c, &t->clients, link) {
+        if (c->closing)
+            continue;
+        if (c->ping_us) {
+            if (now - c->ping_us >= idle)
+                close_client(c, "no pong: the connection looks dead", 1);
+        } else if (budget > 0 && now - c->last_rx_us >= idle && send_now(c, ping, sizeof ping) == 0) {
+            c->ping_us = now;
+            budget--;
+        }
+    }
+    lws_sul_schedule(t->ctx, 0, &t->sweep, sweep, SWEEP_US);
 }
 
 static void reply(struct client *c, const char *type, const char *k, const char *v)
@@ -460,7 +503,9 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         c->authed = !t->g->token[0] || header_bearer_ok(wsi, t->g, &present);
         int sndbuf = SNDBUF_BYTES;
         setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+        c->last_rx_us = clock_now_us();
         LIST_INSERT_HEAD(&t->clients, c, link);
+        t->nclients++;
         atomic_fetch_add(&t->n_clients, 1);
         atomic_fetch_add(&t->n_accepted, 1);
         return 0;
@@ -468,14 +513,23 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_CLOSED:
         if (c && c->wsi) {
             LIST_REMOVE(c, link);
+            t->nclients--;
             drop_queue(c);
             c->wsi = NULL;
             atomic_fetch_sub(&t->n_clients, 1);
         }
         return 0;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (c && c->wsi) {
+            c->last_rx_us = clock_now_us();
+            c->ping_us = 0;
+        }
+        return 0;
     case LWS_CALLBACK_RECEIVE:
         if (!c || !c->wsi)
             return 0;
+        c->last_rx_us = clock_now_us();
+        c->ping_us = 0;
         if (c->rxlen + len > RX_MAX) {
             c->rx_overflow = 1;
         } else {
@@ -551,6 +605,7 @@ static void *thread_main(void *arg)
     char name[16];
     snprintf(name, sizeof name, "stampede-ws%d", t->index);
     pthread_setname_np(pthread_self(), name);
+    lws_sul_schedule(t->ctx, 0, &t->sweep, sweep, SWEEP_US);
     while (!atomic_load(&t->stop))
         if (lws_service(t->ctx, 0) < 0)
             break;
@@ -604,7 +659,7 @@ static struct lws_context *create_context(struct gw_thread *t)
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* connections come from wsgw_accept */
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
-    info.retry_and_idle_policy = &idle_policy;
+    info.retry_and_idle_policy = &no_idle_policy;
     info.user = t;
     info.gid = (gid_t)-1;
     info.uid = (uid_t)-1;
@@ -634,6 +689,7 @@ struct wsgw *wsgw_new(const struct wsgw_config *cfg, char *err, size_t errlen)
     g->lfd = -1;
     g->nthreads = cfg->threads < 1 ? 1 : cfg->threads > WSGW_MAX_THREADS ? WSGW_MAX_THREADS : cfg->threads;
     snprintf(g->token, sizeof g->token, "%s", cfg->token ? cfg->token : "");
+    g->ping_us = cfg->ping_us ? cfg->ping_us : WSGW_PING_US;
     g->lfd = listen_on(cfg->host, cfg->port, &g->port, err, errlen);
     if (g->lfd < 0) {
         wsgw_free(g);

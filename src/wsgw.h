@@ -46,7 +46,12 @@ struct wsgw_config {
     uint16_t port;        /* 0 = ephemeral */
     int threads;          /* service threads (>= 1) */
     const char *token;    /* NULL or "" = no auth */
+    uint64_t ping_us;     /* a client silent this long is pinged, and closed
+                           * when it does not answer within as long again;
+                           * 0 = WSGW_PING_US */
 };
+
+#define WSGW_PING_US (20u * 1000000u)
 
 struct wsgw_stats {
     uint64_t clients;           /* connected now */

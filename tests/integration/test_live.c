@@ -555,6 +555,48 @@ START_TEST(token_guards_rest_and_websocket)
 }
 END_TEST
 
+/* Keepalive (live_ping 1 s here): a silent client that answers pings
+ * stays; one that does not is closed with a reason about a ping after as
+ * long again. */
+START_TEST(silent_clients_are_pinged_and_dead_ones_closed)
+{
+    itest_server_stop(&srv, 20000);
+    static const char *const args[] = { "--live-listen", "127.0.0.1:0", "--live-ping", "1s", NULL };
+    itest_server_start_healthy(&srv, args);
+    live_port = live_port_of(&srv);
+    apic_use(srv.port, NULL);
+    struct wsc alive, deaf;
+    ws_open(&alive, NULL);
+    ws_open(&deaf, NULL);
+    deaf.deaf = 1;
+    int64_t t0 = wall_ms(), closed_after = -1;
+    int code_alive = 0, code_deaf = 0;
+    char reason[128] = "", why[128] = "";
+    while (wall_ms() - t0 < 5500) {
+        free(wsc_recv(&alive, 100, &code_alive, why, sizeof why));
+        ck_assert_msg(code_alive == 0, "the client that answers was closed (%d %s, %u pings)", code_alive, why,
+                      alive.pings);
+        if (closed_after < 0) {
+            free(wsc_recv(&deaf, 100, &code_deaf, reason, sizeof reason));
+            if (code_deaf)
+                closed_after = wall_ms() - t0;
+        }
+    }
+    ck_assert_msg(alive.pings >= 2, "the answering client got %u pings in 5.5 s", alive.pings);
+    ck_assert_uint_ge(deaf.pings, 1);
+    ck_assert_int_eq(code_deaf, 1008);
+    ck_assert_msg(strstr(reason, "pong") != NULL, "close reason: %s", reason);
+    /* pinged 1-2 s after its last word, closed 1-2 s after the ping */
+    ck_assert_msg(closed_after >= 1500 && closed_after <= 4500, "closed after %lld ms", (long long)closed_after);
+    wsc_send(&alive, "{\"subscribe\":\"runs\"}");
+    yajl_val e = next_of(&alive, "subscribed", 2000, NULL);
+    ck_assert_ptr_nonnull(e);
+    yajl_tree_free(e);
+    wsc_close(&alive);
+    wsc_close(&deaf);
+}
+END_TEST
+
 static Suite *live_suite(void)
 {
     Suite *s = suite_create("live");
@@ -567,6 +609,7 @@ static Suite *live_suite(void)
     tcase_add_test(t, a_stalled_client_does_not_delay_another);
     tcase_add_test(t, redis_restart_mid_run);
     tcase_add_test(t, token_guards_rest_and_websocket);
+    tcase_add_test(t, silent_clients_are_pinged_and_dead_ones_closed);
     suite_add_tcase(s, t);
     return s;
 }

@@ -185,7 +185,9 @@ char *wsc_recv(struct wsc *w, int timeout_ms, int *close_code, char *reason, siz
         while (parse(w, &fin, &op, &off, &n)) {
             unsigned char *p = w->buf + off;
             if (op == 9) { /* ping: answer */
-                send_frame(w, 10, (const char *)p, n);
+                w->pings++;
+                if (!w->deaf)
+                    send_frame(w, 10, (const char *)p, n);
             } else if (op == 8) {
                 *close_code = n >= 2 ? (p[0] << 8 | p[1]) : 1005;
                 if (reason && rlen)

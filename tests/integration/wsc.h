@@ -1,6 +1,6 @@
 /* wsc: a small blocking WebSocket client for the tests (RFC 6455): the
  * upgrade, masked text frames out, text frames in (fragments joined),
- * pings answered, close frames reported with their code and reason. */
+ * pings answered (and counted), close frames reported with their code and reason. */
 #ifndef STAMPEDE_WSC_H
 #define STAMPEDE_WSC_H
 
@@ -11,6 +11,8 @@ struct wsc {
     int fd;
     unsigned char *buf;   /* bytes read, not yet taken */
     size_t len, cap;
+    int deaf;             /* set: pings are counted, not answered (a dead peer) */
+    unsigned pings;       /* pings received */
 };
 
 /* Connect to 127.0.0.1:port and upgrade on path; extra is "K: V\r\n..."
