@@ -502,7 +502,7 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         int present = 0;
         c->authed = !t->g->token[0] || header_bearer_ok(wsi, t->g, &present);
         int sndbuf = SNDBUF_BYTES;
-        setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         c->last_rx_us = clock_now_us();
         LIST_INSERT_HEAD(&t->clients, c, link);
         t->nclients++;

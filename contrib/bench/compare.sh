@@ -47,16 +47,7 @@ mkdir -p "$work/logs"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj /CN=127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null ||
     die "openssl could not make a certificate"
-cat >"$work/nginx.conf" <<EOT
-worker_processes 1;
-worker_rlimit_nofile 30000;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 25000; multi_accept on; }
-http {
-  access_log off;
-  keepalive_requests 1000000000;
-  keepalive_timeout 300s;
+nginx_conf 1 25000 <<EOT
   server {
     listen 127.0.0.1:$port backlog=8192;
     location / { return 200 "ok"; }
@@ -75,7 +66,6 @@ http {
     access_log $work/logs/tls.log reuse buffer=64k;
     location / { return 200 "ok"; }
   }
-}
 EOT
 nginx -c "$work/nginx.conf" -p "$work" || die "nginx did not start"
 cleanup() {

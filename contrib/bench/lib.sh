@@ -37,3 +37,26 @@ free_port() {
     while ss -Htan "sport = :$p" | grep -q .; do p=$((p + 1)); done
     echo "$p"
 }
+
+# nginx_conf WORKERS CONNECTIONS: write $work/nginx.conf for a private
+# nginx (pid and logs under $work, no access log, keep-alive without end)
+# whose http block holds what comes on standard input; start it with
+# nginx -c "$work/nginx.conf" -p "$work".
+nginx_conf() {
+    mkdir -p "$work/logs"
+    {
+        cat <<EOT
+worker_processes $1;
+worker_rlimit_nofile $(($2 + 1000));
+pid $work/nginx.pid;
+error_log $work/logs/error.log warn;
+events { worker_connections $2; multi_accept on; }
+http {
+  access_log off;
+  keepalive_requests 1000000000;
+  keepalive_timeout 300s;
+EOT
+        cat
+        echo "}"
+    } >"$work/nginx.conf"
+}

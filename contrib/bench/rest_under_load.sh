@@ -30,17 +30,8 @@ chmod 755 "$work"
 ngx=$(free_port)
 api_port=$(free_port)
 api="http://127.0.0.1:$api_port"
-mkdir -p "$work/logs"
-cat >"$work/nginx.conf" <<EOT
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000000;
+nginx_conf 1 4096 <<EOT
   server { listen 127.0.0.1:$ngx; location / { return 200 "ok"; } }
-}
 EOT
 cleanup() {
     [ -n "${srv:-}" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null || true

@@ -59,20 +59,11 @@ else
     listen="listen 127.0.0.1:$port backlog=8192;"
     url="http://127.0.0.1:$port/"
 fi
-cat >"$work/nginx.conf" <<EOT
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000000;
-  keepalive_timeout 300s;
+nginx_conf 1 4096 <<EOT
   server {
     $listen
     location / { return 200 "ok"; }
   }
-}
 EOT
 nginx -c "$work/nginx.conf" -p "$work" || die "nginx did not start"
 sleep 0.3

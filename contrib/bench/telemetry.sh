@@ -32,21 +32,12 @@ bench_stampede
 
 work=$(mktemp -d /tmp/stampede-tel-XXXXXX)
 port=$(free_port)
-mkdir -p "$work/logs"
-cat >"$work/nginx.conf" <<EOT
-worker_processes $WORKERS;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 1000000000;
+nginx_conf "$WORKERS" 8192 <<EOT
   client_max_body_size 64m;
   server {
     listen 127.0.0.1:$port;
     location / { return 200 '{"partialSuccess":{}}'; }
   }
-}
 EOT
 nginx -c "$work/nginx.conf" -p "$work" || die "nginx did not start"
 trap '[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT

@@ -29,21 +29,12 @@ bench_stampede
 
 work=$(mktemp -d /tmp/stampede-tmpl-XXXXXX)
 port=$(free_port)
-mkdir -p "$work/logs"
-cat >"$work/nginx.conf" <<EOT
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000000;
+nginx_conf 1 4096 <<EOT
   server {
     listen 127.0.0.1:$port;
     location = /login { default_type application/json; return 200 '{"token":"tok-0123456789abcdef","ttl":3600}'; }
     location / { return 200 "ok"; }
   }
-}
 EOT
 nginx -c "$work/nginx.conf" -p "$work" || die "nginx did not start"
 trap '[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
