@@ -244,11 +244,8 @@ static void on_spec(struct http_ctx *c, msg_t *m)
     struct store_result *r = (struct store_result *)m;
     struct collecting *k = http_udata(c);
     const char *id = http_param(c, "id");
-    if (r->status != STORE_OK) {
-        api_store_error(c, r, NULL);
-        msg_free(m);
+    if (api_store_failed(c, m))
         return;
-    }
     if (PQntuples(r->res[0]) == 0) {
         http_reply_error(c, 404, "not_found", "id", "no dataset with id %s", id);
         msg_free(m);

@@ -75,11 +75,8 @@ static void on_listed(struct http_ctx *c, msg_t *m)
 {
     struct store_result *r = (struct store_result *)m;
     const struct list_state *ls = http_udata(c);
-    if (r->status != STORE_OK) {
-        api_store_error(c, r, NULL);
-        msg_free(m);
+    if (api_store_failed(c, m))
         return;
-    }
     const PGresult *res = r->res[0];
     int n = PQntuples(res), kcol = PQnfields(res) - 1;
     int shown = n > ls->limit ? ls->limit : n;

@@ -118,11 +118,8 @@ static void on_loaded(struct http_ctx *c, msg_t *m)
 {
     struct store_result *r = (struct store_result *)m;
     struct mf_req *rq = http_udata(c);
-    if (r->status != STORE_OK) {
-        api_store_error(c, r, NULL);
-        msg_free(m);
+    if (api_store_failed(c, m))
         return;
-    }
     const PGresult *res = r->res[0];
     if (PQntuples(res) == 0) {
         http_reply_error(c, 404, "not_found", "testID", "no test with testID %s", rq->test_id);

@@ -71,11 +71,8 @@ static void on_series(struct http_ctx *c, msg_t *m)
 {
     struct store_result *r = (struct store_result *)m;
     const struct series_req *sr = http_udata(c);
-    if (r->status != STORE_OK) {
-        api_store_error(c, r, NULL);
-        msg_free(m);
+    if (api_store_failed(c, m))
         return;
-    }
     if (PQgetvalue(r->res[0], 0, 0)[0] != 't') {
         http_reply_error(c, 404, "not_found", "id", "no run with id %s", http_param(c, "id"));
         msg_free(m);

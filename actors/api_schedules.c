@@ -255,11 +255,8 @@ static void on_current(struct http_ctx *c, msg_t *m)
     struct store_result *r = (struct store_result *)m;
     struct fields *f = http_udata(c);
     const char *id = http_param(c, "id");
-    if (r->status != STORE_OK) {
-        api_store_error(c, r, NULL);
-        msg_free(m);
+    if (api_store_failed(c, m))
         return;
-    }
     const PGresult *res = r->res[0];
     if (PQntuples(res) == 0) {
         http_reply_error(c, 404, "not_found", "id", "no schedule with id %s", id);

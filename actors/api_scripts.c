@@ -233,11 +233,8 @@ static void on_dataset(struct http_ctx *c, msg_t *m)
 {
     struct store_result *r = (struct store_result *)m;
     struct fields *f = http_udata(c);
-    if (r->status != STORE_OK) {
-        api_store_error(c, r, NULL);
-        msg_free(m);
+    if (api_store_failed(c, m))
         return;
-    }
     const PGresult *res = r->res[0];
     int parent = PQgetvalue(res, 0, 1)[0] == 't';
     struct json_err e = { "", "" };
