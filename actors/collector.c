@@ -4,6 +4,7 @@
 #include "collector.h"
 
 #include "collect_run.h"
+#include "hfetch.h"
 #include "httpc.h"
 #include "ssrf.h"
 #include "store.h"
@@ -192,8 +193,8 @@ actor_t *collector_new(struct loop *l, const struct collector_config *cfg, char 
     env->base = loop_base(l);
     env->allow = &co->allow;
     env->dns = loop_dns_new(env->base);
-    env->tls_verify = httpc_tls_ctx_new(1, err, errlen);
-    env->tls_noverify = env->tls_verify ? httpc_tls_ctx_new(0, err, errlen) : NULL;
+    env->tls_verify = hfetch_tls_ctx_new(1, err, errlen);
+    env->tls_noverify = env->tls_verify ? hfetch_tls_ctx_new(0, err, errlen) : NULL;
     if (!env->dns || !env->tls_verify || !env->tls_noverify) {
         if (!env->dns)
             snprintf(err, errlen, "cannot create a DNS resolver for dataset collection");

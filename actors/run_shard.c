@@ -321,8 +321,8 @@ static void start(struct shard *s, struct shard_start *st)
         need_tls |= s->sc->origins[i].tls;
     if (need_tls) {
         char err[200];
-        s->ssl_ctx = httpc_tls_ctx_new(!s->sc->insecure_skip_tls_verify, err, sizeof err);
-        if (!s->ssl_ctx) {
+        s->tls = httpc_tls_new(!s->sc->insecure_skip_tls_verify, err, sizeof err);
+        if (!s->tls) {
             shard_fail(s, "%s", err);
             return;
         }
@@ -332,7 +332,7 @@ static void start(struct shard *s, struct shard_start *st)
         const struct script_origin *so = &s->sc->origins[i];
         struct httpc_origin *o = &s->origins[i];
         o->tls = so->tls;
-        o->ssl_ctx = s->ssl_ctx;
+        o->tls_cfg = s->tls;
         o->sni = so->host;
         struct sockaddr_in *a4 = (struct sockaddr_in *)&o->addr;
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&o->addr;
@@ -389,11 +389,9 @@ static void release(struct shard *s)
     free(s->vus);
     shard_render_free(s);
     for (int i = 0; s->origins && i < s->norigins; i++)
-        if (s->origins[i].session)
-            SSL_SESSION_free(s->origins[i].session);
+        httpc_origin_release(&s->origins[i]);
     free(s->origins);
-    if (s->ssl_ctx)
-        SSL_CTX_free(s->ssl_ctx);
+    httpc_tls_free(s->tls);
     if (s->dns)
         evdns_base_free(s->dns, 0);
     if (s->arrival_ev)

@@ -79,7 +79,7 @@ struct shard {
     actor_t *supervisor, *metrics;
     struct httpc_loop *hl;
     struct httpc_origin *origins;
-    SSL_CTX *ssl_ctx;
+    struct httpc_tls *tls; /* TLS settings of the shard's origins, NULL without https */
     struct evdns_base *dns;
     int dns_pending;
     char **req;               /* per step: its bytes when nothing in them varies, else NULL */

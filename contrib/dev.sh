@@ -29,7 +29,7 @@ die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
 
 PACKAGES=(
     build-essential autoconf automake pkg-config
-    libevent-dev libevhtp-dev libonig-dev libssl-dev libpq-dev
+    libevent-dev libevhtp-dev libonig-dev libssl-dev libgnutls28-dev libpq-dev
     libhiredis-dev libyajl-dev libwebsockets-dev libwebsockets-evlib-ev libev-dev libpcre2-dev check
     postgresql-15 postgresql-client-15 redis-server
     iproute2 curl procps jq tzdata

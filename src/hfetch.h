@@ -69,5 +69,8 @@ struct hfetch_req {
 struct hfetch *hfetch_start(struct event_base *base, const struct hfetch_req *rq);
 /* Drop a fetch whose done has not run yet: no callback. NULL is a no-op. */
 void hfetch_cancel(struct hfetch *f);
+/* A client TLS context for fetches: verify against the system's CAs or
+ * not. Caller frees with SSL_CTX_free. NULL with err set on failure. */
+SSL_CTX *hfetch_tls_ctx_new(int verify, char *err, size_t errlen);
 
 #endif

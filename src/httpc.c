@@ -9,21 +9,14 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <openssl/err.h>
-#include <openssl/x509v3.h>
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define RBUF_SIZE (64 * 1024)
 #define SWEEP_MS 10
-#define TLS13_SUITES "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
-#define TLS12_SUITES                                                                              \
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:"   \
-    "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:DEFAULT"
 
-enum { IO_AGAIN = -1, IO_ERR = -2 };
+enum { IO_AGAIN = TLSC_AGAIN, IO_ERR = TLSC_ERR };
 
 struct transport {
     ssize_t (*read)(struct httpc_conn *c, char *buf, size_t len);
@@ -97,56 +90,17 @@ static const struct transport plain_ts = { plain_read_ts, plain_write };
 
 static void arm_write(struct httpc_conn *c, int on);
 
-/* Map an OpenSSL result; WANT_WRITE during a read arms write interest. */
-static ssize_t tls_result(struct httpc_conn *c, int r)
-{
-    switch (SSL_get_error(c->ssl, r)) {
-    case SSL_ERROR_WANT_READ:
-        return IO_AGAIN;
-    case SSL_ERROR_WANT_WRITE:
-        arm_write(c, 1);
-        return IO_AGAIN;
-    case SSL_ERROR_ZERO_RETURN:
-        return 0;
-    case SSL_ERROR_SYSCALL:
-        if (errno == 0)
-            return 0; /* EOF without close_notify */
-        return IO_ERR;
-    default:
-        ERR_clear_error();
-        errno = EPROTO;
-        return IO_ERR;
-    }
-}
-
-/* SSL_get_error trusts this thread's error queue, so it must be empty
- * before each SSL call, and other code on the loop (libpq, evhtp) may have
- * left entries. ERR_clear_error resets all 16 slots (~200 ns here, twice
- * per request); ERR_peek_error is what SSL_get_error itself looks at and
- * costs ~25 ns: clear only when it sees something. */
-static void tls_error_queue_empty(void)
-{
-    if (ERR_peek_error() != 0)
-        ERR_clear_error();
-}
-
 static ssize_t tls_read(struct httpc_conn *c, char *buf, size_t len)
 {
-    tls_error_queue_empty();
-    errno = 0;
-    int r = SSL_read(c->ssl, buf, (int)len);
-    return r > 0 ? r : tls_result(c, r);
+    ssize_t r = tlsc_read(c, buf, len);
+    if (r == TLSC_AGAIN_WRITE) {
+        arm_write(c, 1);
+        return IO_AGAIN;
+    }
+    return r;
 }
 
-static ssize_t tls_write(struct httpc_conn *c, const char *buf, size_t len)
-{
-    tls_error_queue_empty();
-    errno = 0;
-    int r = SSL_write(c->ssl, buf, (int)len);
-    return r > 0 ? r : tls_result(c, r);
-}
-
-static const struct transport tls = { tls_read, tls_write };
+static const struct transport tls = { tls_read, tlsc_write };
 
 /* ---- lists ---- */
 
@@ -213,18 +167,7 @@ static void close_socket(struct httpc_conn *c)
         arm_write(c, 0);
     }
     c->wev_on = 0; /* close() takes the socket out of the tick set */
-    if (c->ssl) {
-        /* SSL_free of a connection that was never shut down marks its
-         * session unresumable, and that session is the one new_session kept
-         * for the next connection: checked here, 5 of 1,000 new connections
-         * resumed. Say the connection was shut down (no close_notify goes
-         * out: responses are framed by HTTP). A fatal TLS alert still
-         * spoils the session: OpenSSL does that when it sends or gets one. */
-        if (SSL_is_init_finished(c->ssl))
-            SSL_set_shutdown(c->ssl, SSL_get_shutdown(c->ssl) | SSL_SENT_SHUTDOWN);
-        SSL_free(c->ssl);
-        c->ssl = NULL;
-    }
+    tlsc_close(c); /* no close_notify goes out: responses are framed by HTTP */
     close(c->fd);
     c->fd = -1;
     c->st = HC_CLOSED;
@@ -350,56 +293,22 @@ static void begin_request(struct httpc_conn *c)
     write_more(c);
 }
 
-/* A session (TLS 1.3: a ticket) arrived: the connection keeps it for its
- * own next connection, the origin for connections that have none. One
- * slot per origin is not enough: an OpenSSL 3 client resumes a TLS 1.3
- * session once (SSL_connect marks the one it resumed unresumable), so
- * connections opening together spoil each other's ticket. Checked here,
- * 32 VUs, a new connection per request: with the shared slot alone 5 to
- * 44 of ~3,000 connections fell back to a full handshake after the first
- * 32; with a session per connection (as wrk keeps one per SSL), none. */
-static int new_session(SSL *ssl, SSL_SESSION *sess)
-{
-    struct httpc_conn *c = SSL_get_app_data(ssl);
-    if (!c || !c->origin)
-        return 0;
-    SSL_SESSION_free(c->session);
-    c->session = sess; /* the reference OpenSSL gives us */
-    if (SSL_SESSION_up_ref(sess)) {
-        SSL_SESSION_free(c->origin->session);
-        c->origin->session = sess;
-    }
-    return 1;
-}
-
 static void handshake(struct httpc_conn *c)
 {
-    ERR_clear_error();
-    int r = SSL_connect(c->ssl);
-    if (r == 1) {
+    switch (tlsc_handshake(c)) {
+    case TLSC_DONE:
         arm_write(c, 0);
         begin_request(c);
         return;
-    }
-    switch (SSL_get_error(c->ssl, r)) {
-    case SSL_ERROR_WANT_READ:
+    case TLSC_WANT_READ:
         arm_write(c, 0);
         return;
-    case SSL_ERROR_WANT_WRITE:
+    case TLSC_WANT_WRITE:
         arm_write(c, 1);
         return;
-    default: {
-        unsigned long e = ERR_peek_last_error();
-        if (log_enabled(LOG_DEBUG)) {
-            char buf[256];
-            ERR_error_string_n(e, buf, sizeof buf);
-            log_debug("httpc", "TLS handshake failed: %s (verify: %s)", buf,
-                      X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
-        }
-        ERR_clear_error();
+    case TLSC_FAILED:
         finish(c, STATS_ERR_TLS, clock_now_us());
         return;
-    }
     }
 }
 
@@ -415,38 +324,10 @@ static void connected(struct httpc_conn *c)
         return;
     }
     c->tp = &tls;
-    c->ssl = SSL_new(c->origin->ssl_ctx);
-    if (!c->ssl) {
+    if (tlsc_start(c) < 0) {
         finish(c, STATS_ERR_TLS, clock_now_us());
         return;
     }
-    SSL_set_app_data(c->ssl, c);
-    SSL_set_fd(c->ssl, c->fd);
-    SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    /* One read(2) per response instead of two (the record header, then
-     * the rest): measured 2.04 -> 1.01 reads per keep-alive request, and
-     * 10 -> 5 for a 64 KiB body. OpenSSL may now hold bytes it has read
-     * but not decrypted, which epoll cannot see: on_read asks
-     * SSL_has_pending, not SSL_pending. */
-    SSL_set_read_ahead(c->ssl, 1);
-    const char *name = c->origin->sni;
-    if (name) {
-        unsigned char ip[16];
-        int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
-        if (!is_ip)
-            SSL_set_tlsext_host_name(c->ssl, name);
-        if (SSL_CTX_get_verify_mode(c->origin->ssl_ctx) & SSL_VERIFY_PEER) {
-            if (is_ip)
-                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name);
-            else
-                SSL_set1_host(c->ssl, name);
-        }
-    }
-    SSL_SESSION *sess = c->session;
-    if (!sess || !SSL_SESSION_is_resumable(sess))
-        sess = c->origin->session;
-    if (sess && SSL_SESSION_is_resumable(sess))
-        SSL_set_session(c->ssl, sess); /* a failure only costs a full handshake */
     c->st = HC_HANDSHAKE;
     handshake(c);
 }
@@ -642,7 +523,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             }
             /* more to come: TLS may hold bytes epoll cannot see (read
              * ahead, or decrypted and not yet returned) */
-            if (c->ssl && SSL_has_pending(c->ssl))
+            if (c->tls && tlsc_pending(c))
                 continue;
             if ((size_t)n == RBUF_SIZE)
                 continue;
@@ -742,37 +623,6 @@ struct httpc_counters httpc_loop_counters(const struct httpc_loop *hl)
     return hl->cnt;
 }
 
-SSL_CTX *httpc_tls_ctx_new(int verify, char *err, size_t errlen)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx) {
-        snprintf(err, errlen, "cannot create a TLS context");
-        return NULL;
-    }
-    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-    /* What browsers and Go (k6) offer first: AES-128-GCM, then ChaCha20,
-     * then AES-256 (OpenSSL's own order puts AES-256 first). The server
-     * still chooses; with AES-NI, 128-bit keys take 10 rounds, not 14. */
-    if (SSL_CTX_set_ciphersuites(ctx, TLS13_SUITES) != 1 || SSL_CTX_set_cipher_list(ctx, TLS12_SUITES) != 1) {
-        snprintf(err, errlen, "cannot set the TLS cipher suites");
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    if (verify) {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-        if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-            snprintf(err, errlen, "cannot load the system's CA certificates");
-            SSL_CTX_free(ctx);
-            return NULL;
-        }
-    } else {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    }
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-    SSL_CTX_sess_set_new_cb(ctx, new_session);
-    return ctx;
-}
-
 void httpc_conn_init(struct httpc_conn *c, struct httpc_loop *hl, struct httpc_origin *o,
                      httpc_done_cb done, void *arg)
 {
@@ -825,8 +675,7 @@ void httpc_conn_close(struct httpc_conn *c)
         c->deferred = 0;
     }
     close_socket(c);
-    SSL_SESSION_free(c->session);
-    c->session = NULL;
+    tlsc_forget(c);
     http_parser_deinit(&c->parser);
     free(c->carry);
     c->carry = NULL;

@@ -9,9 +9,9 @@
  *   server closes it. A request sent on a reused connection that gets
  *   nothing back but a close or reset is sent again once on a new
  *   connection (the server never saw it), so counts stay exact.
- * - TLS through OpenSSL behind a transport table chosen once per
- *   connection, so plain HTTP never asks "is this TLS?". Read-ahead on
- *   (one read per response); each connection resumes with the last
+ * - TLS through GnuTLS (httpc_tls.c) behind a transport table chosen once
+ *   per connection, so plain HTTP never asks "is this TLS?". Read-ahead of
+ *   our own (one read per response); each connection resumes with the last
  *   session it was given, else the origin's latest.
  * - Timeouts: each request has a deadline; one 10 ms sweep per loop fails
  *   the expired ones (STATS_ERR_TIMEOUT). Lists are kept in deadline order.
@@ -25,12 +25,13 @@
 #define STAMPEDE_HTTPC_H
 
 #include "http_parse.h"
+#include "httpc_tls.h"
 #include "sbuf.h"
 #include "stats.h"
 
 #include <event2/event.h>
 #include <event2/event_struct.h> /* struct event is embedded: no allocation per connection */
-#include <openssl/ssl.h>
+#include <gnutls/gnutls.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -50,11 +51,11 @@ struct httpc_origin {
     struct sockaddr_storage addr;
     socklen_t addrlen;           /* 0 = not resolved: sends fail with STATS_ERR_DNS */
     int tls;
-    SSL_CTX *ssl_ctx;            /* tls: owned by the caller */
+    struct httpc_tls *tls_cfg;   /* tls: owned by the caller (httpc_tls_new) */
     const char *sni;             /* tls: server name and name to verify */
-    SSL_SESSION *session;        /* the last session any connection was given, offered by
+    gnutls_datum_t session;      /* the last session any connection was given, offered by
                                     connections that have none of their own (httpc
-                                    updates it; the owner frees it with SSL_SESSION_free) */
+                                    updates it; the owner frees it with httpc_origin_release) */
 };
 
 /* tick != 0: tick mode. Sockets are kept out of libevent in an epoll set
@@ -68,9 +69,6 @@ int httpc_loop_ticking(const struct httpc_loop *hl);
 void httpc_loop_poll(struct httpc_loop *hl);
 /* Every connection must be closed first. NULL is a no-op. */
 void httpc_loop_free(struct httpc_loop *hl);
-/* The shared client TLS context settings: verify or not. New SSL_CTX,
- * caller frees with SSL_CTX_free. */
-SSL_CTX *httpc_tls_ctx_new(int verify, char *err, size_t errlen);
 
 enum httpc_state {
     HC_CLOSED,
@@ -106,7 +104,10 @@ struct httpc_conn {
     int fd;
     enum httpc_state st;
     const struct transport *tp;
-    SSL *ssl;
+    gnutls_session_t tls; /* TLS: the session, NULL when none */
+    char *ra;             /* TLS: bytes read from the socket, not yet given to GnuTLS */
+    uint32_t ra_off, ra_len;
+    int tls_errno;        /* TLS: the socket error behind a GnuTLS pull/push error */
     struct event rev, wev;
     int wev_on;
     const char *req;
@@ -127,8 +128,8 @@ struct httpc_conn {
     size_t needle_len;
     char *carry;          /* last needle_len-1 body bytes, across reads */
     size_t carry_len;
-    SSL_SESSION *session; /* TLS: the last session this connection was given,
-                             offered on its next connection; freed by close */
+    gnutls_datum_t session; /* TLS: the last session this connection was given,
+                               offered on its next connection; freed by close */
 };
 
 /* Prepare a connection (no socket yet). */

@@ -66,7 +66,7 @@ pure_sources() {
     for f in "$top"/src/*.c; do
         [ "${f##*/}" = main.c ] && continue
         # shellcheck disable=SC2046
-        grep -qE '#include <(event2|evhtp|openssl|libpq|hiredis|libwebsockets)' "$f" $(local_includes "$f") &&
+        grep -qE '#include <(event2|evhtp|openssl|gnutls|libpq|hiredis|libwebsockets)' "$f" $(local_includes "$f") &&
             continue
         basename "$f" .c
     done

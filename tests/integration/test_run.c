@@ -863,6 +863,24 @@ START_TEST(https_verifies_unless_told_not_to)
     ck_assert_double_eq(num(&r, "checks", "failed", NULL, NULL), 0);
     run_free(&r);
     target_stop(&tls);
+
+    /* a new connection per request: every one after the first resumes the
+     * session (a ticket) the one before it was given */
+    target_start(&tls, args);
+    snprintf(sc, sizeof sc,
+             "{\"target\":\"https://127.0.0.1:%u\",\"steps\":[{\"name\":\"tls\",\"path\":\"/tls?close=1\","
+             "\"checks\":{\"body_contains\":\" resumed\"}}],"
+             "\"load\":{\"executor\":\"per-vu-iterations\",\"vus\":2,\"iterations\":20},"
+             "\"insecure_skip_tls_verify\":true}",
+             tls.port);
+    run(sc, NULL, &r);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_double_eq(num(&r, "requests", NULL, NULL, NULL), 40);
+    ck_assert_double_eq(num(&r, "failed", NULL, NULL, NULL), 0);
+    /* each VU's first handshake is a full one */
+    ck_assert_double_ge(num(&r, "checks", "passed", NULL, NULL), 38);
+    run_free(&r);
+    target_stop(&tls);
 }
 END_TEST
 

@@ -988,9 +988,17 @@ static void conn_dispatch(struct conn *c)
     case RT_ME:
         me(c);
         break;
-    case RT_TLS: /* the TLS version and cipher suite this connection uses */
-        resp_simple(c, 200, c->ssl ? SSL_get_cipher_name(c->ssl) : "plain", NULL);
+    case RT_TLS: { /* the cipher suite this connection uses, and whether its session was
+                    * resumed; ?close=1 closes the connection after the response */
+        if (query_u64(r->query, "close", 0, 0, 1, &a) < 0)
+            goto bad_param;
+        r->keep_alive = r->keep_alive && !a;
+        char what[128];
+        snprintf(what, sizeof what, "%s %s", c->ssl ? SSL_get_cipher_name(c->ssl) : "plain",
+                 c->ssl && SSL_session_reused(c->ssl) ? "resumed" : "new");
+        resp_simple(c, 200, what, NULL);
         break;
+    }
     case RT_ITEMS:
         if (query_u64(r->query, "n", 10, 0, 10000, &a) < 0)
             goto bad_param;
