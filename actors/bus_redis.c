@@ -221,13 +221,17 @@ static void conn_start(struct rconn *rc)
 
 static void on_resolved(int err, struct evutil_addrinfo *ai, void *arg)
 {
+    if (err == EVUTIL_EAI_CANCEL) {
+        /* cancelled: libevent calls back later, when the bus may be gone */
+        if (ai)
+            evutil_freeaddrinfo(ai);
+        return;
+    }
     struct bus *b = arg;
     b->dns_req = NULL;
     if (err || !ai) {
         if (ai)
             evutil_freeaddrinfo(ai);
-        if (err == EVUTIL_EAI_CANCEL)
-            return;
         char why[200];
         snprintf(why, sizeof why, "cannot resolve %s: %s", b->host, evutil_gai_strerror(err));
         conn_down(&b->pub, why);

@@ -69,7 +69,7 @@ static void run_free(struct collect_run *j)
         hfetch_cancel(j->fetch);
     for (int i = 0; j->origins && i < j->sc->norigins; i++)
         if (j->origins[i].dns)
-            evdns_getaddrinfo_cancel(j->origins[i].dns); /* calls on_dns with EVUTIL_EAI_CANCEL */
+            evdns_getaddrinfo_cancel(j->origins[i].dns); /* on_dns gets EVUTIL_EAI_CANCEL, later */
     free(j->origins);
     for (int v = 0; v < j->sc->vars.n; v++)
         sbuf_deinit(&j->vbuf[v]);
@@ -526,14 +526,16 @@ static void set_port(struct sockaddr_storage *ss, uint16_t port)
  * a private address could send the request to either. */
 static void on_dns(int result, struct evutil_addrinfo *res, void *arg)
 {
+    if (result == EVUTIL_EAI_CANCEL) {
+        /* the run is going away: libevent calls back later, from the loop,
+         * when the origin (and the run) may be freed already */
+        if (res)
+            evutil_freeaddrinfo(res);
+        return;
+    }
     struct origin *o = arg;
     struct collect_run *j = o->run;
     o->dns = NULL;
-    if (result == EVUTIL_EAI_CANCEL) {
-        if (res)
-            evutil_freeaddrinfo(res);
-        return; /* the run is going away */
-    }
     const struct script_origin *so = &j->sc->origins[o - j->origins];
     if (result != 0 || !res) {
         o->failed = 1;

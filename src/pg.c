@@ -411,18 +411,22 @@ static void start_connect(struct pg_conn *c)
 
 static void on_resolved(int err, struct evutil_addrinfo *ai, void *arg)
 {
+    if (err == EVUTIL_EAI_CANCEL) {
+        /* cancelled by close_conn: libevent calls back later, from the
+         * loop, when the connection may be gone (pg_conn_free) or looking
+         * a name up again — touch nothing */
+        if (ai)
+            evutil_freeaddrinfo(ai);
+        return;
+    }
     struct pg_conn *c = arg;
     c->dns_req = NULL;
     if (err || !ai) {
-        char why[256];
-        snprintf(why, sizeof why, "cannot resolve the database host %s: %s", c->resolving,
-                 evutil_gai_strerror(err));
         if (ai)
             evutil_freeaddrinfo(ai);
-        if (err != EVUTIL_EAI_CANCEL) {
-            snprintf(c->broken, sizeof c->broken, "%s", why);
-            defer(c);
-        }
+        snprintf(c->broken, sizeof c->broken, "cannot resolve the database host %s: %s", c->resolving,
+                 evutil_gai_strerror(err));
+        defer(c);
         return;
     }
     const void *a = ai->ai_family == AF_INET6
