@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define RBUF_SIZE (64 * 1024)
+_Static_assert(RBUF_SIZE >= TLSREC_PLAIN_MAX, "a whole TLS record decrypts into the read buffer");
 #define SWEEP_MS 10
 
 enum { IO_AGAIN = TLSC_AGAIN, IO_ERR = TLSC_ERR };

@@ -11,7 +11,8 @@
  *   connection (the server never saw it), so counts stay exact.
  * - TLS through GnuTLS (httpc_tls.c) behind a transport table chosen once
  *   per connection, so plain HTTP never asks "is this TLS?". Read-ahead of
- *   our own (one read per response); each connection resumes with the last
+ *   our own (one read per response); TLS 1.3 records after the handshake
+ *   are done in place (tlsrec.c); each connection resumes with the last
  *   session it was given, else the origin's latest.
  * - Timeouts: each request has a deadline; one 10 ms sweep per loop fails
  *   the expired ones (STATS_ERR_TIMEOUT). Lists are kept in deadline order.
@@ -26,6 +27,7 @@
 
 #include "http_parse.h"
 #include "httpc_tls.h"
+#include "tlsrec.h"
 #include "sbuf.h"
 #include "stats.h"
 
@@ -105,8 +107,9 @@ struct httpc_conn {
     enum httpc_state st;
     const struct transport *tp;
     gnutls_session_t tls; /* TLS: the session, NULL when none */
-    char *ra;             /* TLS: bytes read from the socket, not yet given to GnuTLS */
-    uint32_t ra_off, ra_len;
+    struct tlsrec *rec;   /* TLS 1.3: its records done by tlsrec, NULL when by GnuTLS */
+    struct tlsrec_ra ra;  /* TLS: bytes read from the socket, not yet decrypted */
+    uint32_t ra_lim;      /* TLS: GnuTLS may read ra up to here only, 0 = no limit */
     int tls_errno;        /* TLS: the socket error behind a GnuTLS pull/push error */
     struct event rev, wev;
     int wev_on;

@@ -13,15 +13,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
+_Static_assert((int)TLSREC_AGAIN == (int)TLSC_AGAIN && (int)TLSREC_ERR == (int)TLSC_ERR,
+               "one vocabulary");
+
 /* What browsers and Go (k6) offer first: AES-128-GCM, then ChaCha20, then
  * AES-256 (the server still chooses); versions and the rest as GnuTLS's
  * defaults (the system's policy applies). */
 #define PRIORITIES                                                                                \
     "NORMAL:-CIPHER-ALL:+AES-128-GCM:+CHACHA20-POLY1305:+AES-256-GCM:+AES-128-CBC:+AES-256-CBC"
-
-/* A TLS record is at most 16 KiB of plaintext plus 256 of expansion and a
- * 5-byte header; one read takes a whole one, often several. */
-#define RA_SIZE (16384 + 256 + 5)
 
 struct httpc_tls {
     gnutls_certificate_credentials_t cred;
@@ -88,8 +87,14 @@ void tlsc_forget(struct httpc_conn *c)
 static ssize_t pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 {
     struct httpc_conn *c = p;
-    if (c->ra_off == c->ra_len) {
-        ssize_t n = recv(c->fd, c->ra, RA_SIZE, 0);
+    struct tlsrec_ra *ra = &c->ra;
+    if (c->ra_lim && ra->off >= c->ra_lim) {
+        /* handed one record (see delegate): nothing after it yet */
+        gnutls_transport_set_errno(c->tls, EAGAIN);
+        return -1;
+    }
+    if (ra->off == ra->len) {
+        ssize_t n = recv(c->fd, ra->buf, TLSREC_MAX, 0);
         if (n <= 0) {
             if (n < 0) {
                 c->tls_errno = errno;
@@ -97,13 +102,13 @@ static ssize_t pull(gnutls_transport_ptr_t p, void *buf, size_t len)
             }
             return n;
         }
-        c->ra_off = 0;
-        c->ra_len = (uint32_t)n;
+        ra->off = 0;
+        ra->len = (uint32_t)n;
     }
-    size_t have = c->ra_len - c->ra_off;
+    size_t have = (c->ra_lim ? c->ra_lim : ra->len) - ra->off;
     size_t take = len < have ? len : have;
-    memcpy(buf, c->ra + c->ra_off, take);
-    c->ra_off += (uint32_t)take;
+    memcpy(buf, ra->buf + ra->off, take);
+    ra->off += (uint32_t)take;
     return (ssize_t)take;
 }
 
@@ -112,8 +117,10 @@ static int pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
 {
     struct httpc_conn *c = p;
     (void)ms;
-    if (c->ra_off < c->ra_len)
+    if (c->ra.off < (c->ra_lim ? c->ra_lim : c->ra.len))
         return 1;
+    if (c->ra_lim)
+        return 0;
     struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
     int r = poll(&pfd, 1, 0);
     if (r < 0) {
@@ -126,7 +133,8 @@ static int pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
 static ssize_t push(gnutls_transport_ptr_t p, const void *buf, size_t len)
 {
     struct httpc_conn *c = p;
-    ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+    ssize_t n = c->rec ? tlsrec_push(c->rec, c->fd, buf, len)
+                       : send(c->fd, buf, len, MSG_NOSIGNAL);
     if (n < 0) {
         c->tls_errno = errno;
         gnutls_transport_set_errno(c->tls, errno);
@@ -149,9 +157,11 @@ int tlsc_start(struct httpc_conn *c)
         c->tls = NULL;
         return -1;
     }
-    if (!c->ra)
-        c->ra = xmalloc(RA_SIZE);
-    c->ra_off = c->ra_len = 0;
+    /* a whole record fits: one read takes one, often several */
+    if (!c->ra.buf)
+        c->ra.buf = xmalloc(TLSREC_MAX);
+    c->ra.off = c->ra.len = 0;
+    c->ra_lim = 0;
     gnutls_transport_set_ptr(c->tls, c);
     gnutls_transport_set_pull_function(c->tls, pull);
     gnutls_transport_set_pull_timeout_function(c->tls, pull_timeout);
@@ -183,8 +193,10 @@ enum tlsc_step tlsc_handshake(struct httpc_conn *c)
     do
         r = gnutls_handshake(c->tls);
     while (r < 0 && r != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(r));
-    if (r == 0)
+    if (r == 0) {
+        c->rec = tlsrec_new(c->tls); /* NULL: GnuTLS does the records */
         return TLSC_DONE;
+    }
     if (r == GNUTLS_E_AGAIN)
         return gnutls_record_get_direction(c->tls) ? TLSC_WANT_WRITE : TLSC_WANT_READ;
     if (log_enabled(LOG_DEBUG)) {
@@ -223,7 +235,9 @@ static ssize_t failure(struct httpc_conn *c, ssize_t r)
     return TLSC_ERR;
 }
 
-ssize_t tlsc_read(struct httpc_conn *c, char *buf, size_t len)
+/* GnuTLS does the records: before the handshake's end, for TLS 1.2, and
+ * for the records tlsrec hands over. */
+static ssize_t read_by_gnutls(struct httpc_conn *c, char *buf, size_t len)
 {
     for (int tries = 0; tries < 16; tries++) {
         ssize_t r = gnutls_record_recv(c->tls, buf, len);
@@ -240,8 +254,69 @@ ssize_t tlsc_read(struct httpc_conn *c, char *buf, size_t len)
     return TLSC_AGAIN; /* non-fatal results only: the next readable event goes on */
 }
 
+/* GnuTLS reads the one record at ra.off that tlsrec does not handle (a
+ * session ticket, a KeyUpdate, an alert, a bad record), at our sequence
+ * numbers; then tlsrec takes the keys and numbers back. TLSC_AGAIN when it
+ * was handled and reading goes on, else what GnuTLS said. */
+static ssize_t delegate(struct httpc_conn *c, char *buf, size_t len)
+{
+    if (tlsrec_export(c->rec, c->tls) < 0) {
+        errno = EPROTO;
+        return TLSC_ERR;
+    }
+    c->ra_lim = c->ra.off + tlsrec_other_len(c->rec);
+    ssize_t r = TLSC_AGAIN;
+    for (int tries = 0; tries < 16; tries++) {
+        ssize_t g = gnutls_record_recv(c->tls, buf, len);
+        if (g >= 0) {
+            r = g;
+            break;
+        }
+        if (g != GNUTLS_E_AGAIN && g != GNUTLS_E_INTERRUPTED && gnutls_error_is_fatal((int)g)) {
+            r = failure(c, g);
+            break;
+        }
+        if (c->ra.off >= c->ra_lim)
+            break; /* all of it read, and handled */
+    }
+    int stuck = r == TLSC_AGAIN && c->ra.off < c->ra_lim;
+    c->ra_lim = 0;
+    if (stuck || (r != TLSC_ERR && tlsrec_import(c->rec, c->tls) < 0)) {
+        errno = EPROTO;
+        return TLSC_ERR;
+    }
+    return r;
+}
+
+ssize_t tlsc_read(struct httpc_conn *c, char *buf, size_t len)
+{
+    if (!c->rec)
+        return read_by_gnutls(c, buf, len);
+    for (int tries = 0; tries < 16; tries++) {
+        ssize_t r = tlsrec_read(c->rec, c->fd, &c->ra, buf, len);
+        if (r != TLSREC_OTHER)
+            return r; /* TLSREC_AGAIN/ERR are TLSC_AGAIN/ERR */
+        if ((r = delegate(c, buf, len)) != TLSC_AGAIN)
+            return r;
+    }
+    return TLSC_AGAIN;
+}
+
 ssize_t tlsc_write(struct httpc_conn *c, const char *buf, size_t len)
 {
+    if (c->rec) {
+        if (tlsrec_rekey_due(c->rec)) {
+            /* GnuTLS sends the KeyUpdate (through push, behind anything of
+             * ours unsent) and changes its write key; we take it */
+            if (tlsrec_export(c->rec, c->tls) < 0 ||
+                gnutls_session_key_update(c->tls, 0) < 0 ||
+                tlsrec_import(c->rec, c->tls) < 0) {
+                errno = EPROTO;
+                return TLSC_ERR;
+            }
+        }
+        return tlsrec_write(c->rec, c->fd, buf, len);
+    }
     for (int tries = 0; tries < 16; tries++) {
         /* after an AGAIN, httpc calls again with the same bytes, as GnuTLS asks */
         ssize_t r = gnutls_record_send(c->tls, buf, len);
@@ -258,7 +333,9 @@ ssize_t tlsc_write(struct httpc_conn *c, const char *buf, size_t len)
 
 int tlsc_pending(const struct httpc_conn *c)
 {
-    return c->ra_off < c->ra_len || gnutls_record_check_pending(c->tls) > 0;
+    if (c->rec)
+        return tlsrec_ready(&c->ra);
+    return c->ra.off < c->ra.len || gnutls_record_check_pending(c->tls) > 0;
 }
 
 void tlsc_close(struct httpc_conn *c)
@@ -282,9 +359,11 @@ void tlsc_close(struct httpc_conn *c)
             gnutls_free(d.data);
         }
     }
+    tlsrec_free(c->rec);
+    c->rec = NULL;
     gnutls_deinit(c->tls);
     c->tls = NULL;
-    free(c->ra);
-    c->ra = NULL;
-    c->ra_off = c->ra_len = 0;
+    free(c->ra.buf);
+    c->ra.buf = NULL;
+    c->ra.off = c->ra.len = c->ra_lim = 0;
 }

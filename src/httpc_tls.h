@@ -8,7 +8,11 @@
  * by ~6 % (see the README's HTTPS figures). GnuTLS has no read-ahead, so
  * the socket is read here, up to a record's worth at a time, into a buffer
  * of the connection's: one read(2) per response, not two (header, body).
- * The server-side fetches of hfetch still use OpenSSL through libevent.
+ * Once a TLS 1.3 handshake is done, application data no longer goes
+ * through GnuTLS's record layer but through tlsrec (tlsrec.h): GnuTLS then
+ * sees only the records tlsrec hands it (session tickets, KeyUpdates,
+ * alerts). The server-side fetches of hfetch still use OpenSSL through
+ * libevent.
  *
  * Used by httpc.c only; the shared settings (struct httpc_tls) are made by
  * the owner of the connections. */
@@ -38,7 +42,8 @@ enum tlsc_step { TLSC_DONE, TLSC_WANT_READ, TLSC_WANT_WRITE, TLSC_FAILED };
 int tlsc_start(struct httpc_conn *c);
 enum tlsc_step tlsc_handshake(struct httpc_conn *c);
 /* > 0 bytes, 0 the peer closed, else TLSC_AGAIN / TLSC_AGAIN_WRITE (write
- * interest needed) / TLSC_ERR (errno says why). */
+ * interest needed) / TLSC_ERR (errno says why). len >= TLSREC_PLAIN_MAX:
+ * a whole record is decrypted into buf. */
 ssize_t tlsc_read(struct httpc_conn *c, char *buf, size_t len);
 ssize_t tlsc_write(struct httpc_conn *c, const char *buf, size_t len);
 /* Bytes read from the socket or decrypted that epoll cannot see. */

@@ -880,6 +880,42 @@ START_TEST(https_verifies_unless_told_not_to)
     /* each VU's first handshake is a full one */
     ck_assert_double_ge(num(&r, "checks", "passed", NULL, NULL), 38);
     run_free(&r);
+
+    /* TLS 1.3 records after the handshake are ours (tlsrec.c), on one
+     * keep-alive connection: a KeyUpdate from the server each time (GnuTLS
+     * takes that record, answers with its own and both keys change: the
+     * next request and response only pass with both new keys), a 300 kB
+     * response (many records, split across reads) and a 100 kB request
+     * body (seven records) echoed back whole */
+    enum { BODY = 100000 };
+    char *big = malloc(BODY + 2048);
+    ck_assert_ptr_nonnull(big);
+    int n = snprintf(big, 2048,
+                     "{\"target\":\"https://127.0.0.1:%u\",\"steps\":["
+                     "{\"name\":\"ku\",\"path\":\"/tls?keyupdate=1\","
+                     "\"checks\":{\"body_contains\":\"TLS_AES_128_GCM_SHA256\"}},"
+                     "{\"name\":\"big\",\"path\":\"/big?bytes=300000\"},"
+                     "{\"name\":\"echo\",\"method\":\"POST\",\"path\":\"/echo\","
+                     "\"checks\":{\"body_contains\":\"-the-end\"},\"body\":\"",
+                     tls.port);
+    memset(big + n, 'x', BODY);
+    n += BODY;
+    n += snprintf(big + n, 2048,
+                  "-the-end\"}],\"load\":{\"executor\":\"per-vu-iterations\",\"vus\":1,"
+                  "\"iterations\":4},\"insecure_skip_tls_verify\":true}");
+    run(big, NULL, &r);
+    free(big);
+    ck_assert_msg(r.code == 0, "exit %d %s", r.code, r.err);
+    ck_assert_double_eq(num(&r, "requests", NULL, NULL, NULL), 12);
+    ck_assert_double_eq(num(&r, "failed", NULL, NULL, NULL), 0);
+    /* a wrong key would end the connection and the request would go again
+     * on a new one: none did (GnuTLS itself refuses more than 8 KeyUpdates
+     * a second, so 4) */
+    ck_assert_double_eq(num(&r, "retries", NULL, NULL, NULL), 0);
+    ck_assert_double_eq(num(&r, "checks", "passed", NULL, NULL), 8);
+    ck_assert_double_ge(num(&r, "bytes_in", NULL, NULL, NULL), 4 * (300000 + BODY));
+    ck_assert_double_ge(num(&r, "bytes_out", NULL, NULL, NULL), 4 * BODY);
+    run_free(&r);
     target_stop(&tls);
 }
 END_TEST

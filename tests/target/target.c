@@ -989,10 +989,16 @@ static void conn_dispatch(struct conn *c)
         me(c);
         break;
     case RT_TLS: { /* the cipher suite this connection uses, and whether its session was
-                    * resumed; ?close=1 closes the connection after the response */
-        if (query_u64(r->query, "close", 0, 0, 1, &a) < 0)
+                    * resumed; ?close=1 closes the connection after the response;
+                    * ?keyupdate=1 sends a TLS 1.3 KeyUpdate before it, asking the
+                    * client to update its keys too */
+        if (query_u64(r->query, "close", 0, 0, 1, &a) < 0 ||
+            query_u64(r->query, "keyupdate", 0, 0, 1, &b) < 0)
             goto bad_param;
         r->keep_alive = r->keep_alive && !a;
+        if (b && c->ssl && SSL_version(c->ssl) == TLS1_3_VERSION &&
+            SSL_key_update(c->ssl, SSL_KEY_UPDATE_REQUESTED) != 1)
+            log_warn(TAG, "SSL_key_update failed");
         char what[128];
         snprintf(what, sizeof what, "%s %s", c->ssl ? SSL_get_cipher_name(c->ssl) : "plain",
                  c->ssl && SSL_session_reused(c->ssl) ? "resumed" : "new");
