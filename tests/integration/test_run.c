@@ -1016,20 +1016,33 @@ static int whole_seconds(yajl_val st, const char *signal, long *out, int max)
  * machine (the sanitizer build beside other work) a 15 ms hiccup at a
  * boundary moves three batches of 100 from one second to the next
  * (20,300 then 19,700 at 20,000/s). That is delivery jitter, not rate:
- * it leaves the pair's sum alone, which a rate error does not. */
+ * it leaves the pair's sum alone, which a rate error does not.
+ * The last whole second has no whole second after it to take what it
+ * lost: what a hiccup there (160 ms seen in CI) delays lands in the
+ * partial second after the run's end, where the callers' exact totals
+ * still count it. So the last second may fall short by up to a quarter
+ * second's documents, never go over; the seconds before it, and the
+ * pairs before it, keep the strict bounds. */
 static void expect_rate(yajl_val st, const char *signal, double rate, double per_request)
 {
     long sec[32];
     int n = whole_seconds(st, signal, sec, 32);
     ck_assert_msg(n >= 1, "%s: no whole second", signal);
     double tol = rate * 0.01 > per_request ? rate * 0.01 : per_request;
-    for (int i = 0; i < n; i++)
-        ck_assert_msg(fabs((double)sec[i] - rate) <= (n > 1 ? 2 * tol : tol),
-                      "%s: %ld documents in second %d, want %g +-%g", signal, sec[i], i, rate, n > 1 ? 2 * tol : tol);
-    for (int i = 0; i + 1 < n; i++)
-        ck_assert_msg(fabs((double)(sec[i] + sec[i + 1]) - 2 * rate) <= tol,
-                      "%s: %ld + %ld documents in seconds %d and %d, want %g +-%g", signal, sec[i], sec[i + 1], i,
-                      i + 1, 2 * rate, tol);
+    double one = n > 1 ? 2 * tol : tol;
+    for (int i = 0; i < n; i++) {
+        double lo = i == n - 1 ? rate * 0.25 + one : one;
+        ck_assert_msg((double)sec[i] - rate <= one && rate - (double)sec[i] <= lo,
+                      "%s: %ld documents in second %d, want %g -%g +%g", signal, sec[i], i, rate, lo,
+                      one);
+    }
+    for (int i = 0; i + 1 < n; i++) {
+        double lo = i + 1 == n - 1 ? rate * 0.25 + tol : tol;
+        double d = (double)(sec[i] + sec[i + 1]) - 2 * rate;
+        ck_assert_msg(d <= tol && -d <= lo,
+                      "%s: %ld + %ld documents in seconds %d and %d, want %g -%g +%g", signal, sec[i],
+                      sec[i + 1], i, i + 1, 2 * rate, lo, tol);
+    }
 }
 
 /* MoniFlux's own example payloads, as a telemetry script: each signal
@@ -1086,7 +1099,7 @@ START_TEST(telemetry_batches_and_live_rates)
     char sc[1024];
     snprintf(sc, sizeof sc,
              "{\"telemetry\":{\"destination\":{\"url\":\"http://127.0.0.1:%u/\"},\"format\":\"otlp\",\"batch\":100,"
-             "\"duration\":\"3s\",\"logs\":{\"rate\":20000,\"size\":64},\"metrics\":{\"rate\":2500},"
+             "\"duration\":\"4s\",\"logs\":{\"rate\":20000,\"size\":64},\"metrics\":{\"rate\":2500},"
              "\"traces\":{\"rate\":1250}}}",
              col.port);
     struct run_result r;
@@ -1097,9 +1110,9 @@ START_TEST(telemetry_batches_and_live_rates)
     expect_rate(st, "logs", 20000, 100);
     expect_rate(st, "metrics", 2500, 100);
     expect_rate(st, "traces", 1250, 100);
-    ck_assert_int_eq(col_num(st, "logs", "docs"), 60000);
-    ck_assert_int_eq(col_num(st, "logs", "requests"), 600); /* batches of 100 */
-    ck_assert_int_eq(col_num(st, "traces", "docs"), 3750);
+    ck_assert_int_eq(col_num(st, "logs", "docs"), 80000);
+    ck_assert_int_eq(col_num(st, "logs", "requests"), 800); /* batches of 100 */
+    ck_assert_int_eq(col_num(st, "traces", "docs"), 5000);
     ck_assert_int_eq(col_num(st, "logs", "bad") + col_num(st, "metrics", "bad") + col_num(st, "traces", "bad"), 0);
     ck_assert_int_eq(col_num(st, "repeated_ids", NULL), 0);
     ck_assert_int_eq(col_num(st, "not_json", NULL), 0);
