@@ -25,14 +25,19 @@ top=$(cd "$here/../.." && pwd -P)
 build=${STAMPEDE_FUZZ_BUILD:-/tmp/stampede-fuzz-build}
 CC=${FUZZ_CC:-clang-14}
 
-TARGETS=(http_parse json script threshold duration cron tz curl har rest router tmpl jsonpath dataset)
+TARGETS=(http_parse json script threshold duration cron tz curl har rest router tmpl jsonpath dataset tlsrec)
 
 # Longest input tried; what each parser is given in practice, and more.
 declare -A MAXLEN=(
     [http_parse]=4096 [json]=4096 [script]=4096 [threshold]=256 [duration]=128
     [cron]=256 [tz]=4096 [curl]=2048 [har]=8192 [rest]=8192 [router]=512
-    [tmpl]=1024 [jsonpath]=4096 [dataset]=8192
+    [tmpl]=1024 [jsonpath]=4096 [dataset]=8192 [tlsrec]=8192
 )
+
+# Targets that also need a source outside the pure set, and its library
+# (not instrumented): tlsrec opens records with GnuTLS's AEAD.
+declare -A EXTRA_OBJS=([tlsrec]=obj/tlsrec.o)
+declare -A EXTRA_LIBS=([tlsrec]=-lgnutls)
 
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 2; }
 usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
@@ -80,11 +85,12 @@ write_makefile() {
     local version flags
     version=$(sed -n 's/^AC_INIT(\[[^]]*\], *\[\([^]]*\)\].*/\1/p' "$top/configure.ac")
     flags="-g -O1 -std=gnu11 -pthread -D_GNU_SOURCE -DPACKAGE_VERSION='\"$version\"' -I$top/src -I$here"
-    # the libraries src/ may use without a server: yajl, PCRE2 (extraction)
-    local pkgs="yajl libpcre2-8" libs
+    # the libraries src/ may use without a server: yajl, PCRE2 (extraction);
+    # GnuTLS's headers for tlsrec (linked by that target only)
+    local pkgs="yajl libpcre2-8 gnutls" libs
     pkg-config --exists $pkgs || die "missing development files: pkg-config $pkgs (contrib/dev.sh deps)"
     flags="$flags $(pkg-config --cflags $pkgs) -Wall -Wextra -Wno-unused-parameter"
-    libs="$(pkg-config --libs $pkgs) -lm -pthread"
+    libs="$(pkg-config --libs yajl libpcre2-8) -lm -pthread"
     flags="$flags -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
     mkdir -p "$build/obj"
     if [ "$(cat "$build/flags" 2>/dev/null)" != "$CC $flags" ]; then
@@ -105,8 +111,8 @@ write_makefile() {
         echo "obj/libsrc.a:$objs"
         printf '\trm -f $@ && ar rcs $@ $^\n'
         for t in "${TARGETS[@]}"; do
-            echo "fuzz_$t: obj/fuzz_$t.o obj/libsrc.a"
-            printf '\t$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)\n'
+            echo "fuzz_$t: obj/fuzz_$t.o ${EXTRA_OBJS[$t]:-} obj/libsrc.a"
+            printf '\t$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS) %s\n' "${EXTRA_LIBS[$t]:-}"
         done
         echo "-include obj/*.d"
     } >"$build/Makefile"

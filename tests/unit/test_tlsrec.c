@@ -4,76 +4,36 @@
  * is checked by the other implementation. */
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "check_main.h"
 #include "tlsrec.h"
+
+#define TLS_PAIR_CHECK(cond, what) ck_assert_msg(cond, "%s", what)
+#include "../tls_pair.h"
 
 #define TLS13 "NORMAL:-VERS-ALL:+VERS-TLS1.3"
 
 struct pair {
     int fd[2]; /* client, server */
     gnutls_session_t cli, srv;
-    gnutls_certificate_credentials_t ccred, scred;
-    gnutls_x509_crt_t crt;
-    gnutls_x509_privkey_t key;
+    struct tls_pair tp;
     struct tlsrec *rec;
     struct tlsrec_ra ra;
     char ra_buf[TLSREC_MAX];
 };
 
-/* A self-signed ECDSA certificate for the server. */
-static void make_cert(struct pair *p)
-{
-    ck_assert_int_eq(gnutls_x509_privkey_init(&p->key), 0);
-    ck_assert_int_eq(gnutls_x509_privkey_generate(p->key, GNUTLS_PK_ECDSA,
-                                                  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
-                     0);
-    ck_assert_int_eq(gnutls_x509_crt_init(&p->crt), 0);
-    ck_assert_int_eq(gnutls_x509_crt_set_version(p->crt, 3), 0);
-    ck_assert_int_eq(gnutls_x509_crt_set_serial(p->crt, "\x01", 1), 0);
-    ck_assert_int_eq(gnutls_x509_crt_set_activation_time(p->crt, time(NULL) - 60), 0);
-    ck_assert_int_eq(gnutls_x509_crt_set_expiration_time(p->crt, time(NULL) + 3600), 0);
-    ck_assert_int_eq(gnutls_x509_crt_set_dn(p->crt, "CN=tlsrec", NULL), 0);
-    ck_assert_int_eq(gnutls_x509_crt_set_key(p->crt, p->key), 0);
-    ck_assert_int_eq(gnutls_x509_crt_sign2(p->crt, p->crt, p->key, GNUTLS_DIG_SHA256, 0), 0);
-}
-
-/* A session pair over a socketpair, handshake done (both non-blocking). */
+/* A session pair, handshake done; the client's records go through tlsrec
+ * (p->rec, NULL when tlsrec does not take them). */
 static void pair_open(struct pair *p, const char *prio)
 {
     memset(p, 0, sizeof *p);
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p->fd), 0);
-    make_cert(p);
-    ck_assert_int_eq(gnutls_certificate_allocate_credentials(&p->ccred), 0);
-    ck_assert_int_eq(gnutls_certificate_allocate_credentials(&p->scred), 0);
-    ck_assert_int_eq(gnutls_certificate_set_x509_key(p->scred, &p->crt, 1, p->key), 0);
-    ck_assert_int_eq(gnutls_init(&p->cli, GNUTLS_CLIENT | GNUTLS_NONBLOCK), 0);
-    ck_assert_int_eq(gnutls_init(&p->srv, GNUTLS_SERVER | GNUTLS_NONBLOCK), 0);
-    ck_assert_int_eq(gnutls_priority_set_direct(p->cli, prio, NULL), 0);
-    ck_assert_int_eq(gnutls_priority_set_direct(p->srv, prio, NULL), 0);
-    ck_assert_int_eq(gnutls_credentials_set(p->cli, GNUTLS_CRD_CERTIFICATE, p->ccred), 0);
-    ck_assert_int_eq(gnutls_credentials_set(p->srv, GNUTLS_CRD_CERTIFICATE, p->scred), 0);
-    gnutls_transport_set_int(p->cli, p->fd[0]);
-    gnutls_transport_set_int(p->srv, p->fd[1]);
-    int rc = GNUTLS_E_AGAIN, rs = GNUTLS_E_AGAIN;
-    for (int i = 0; i < 1000 && (rc != 0 || rs != 0); i++) {
-        if (rc != 0)
-            rc = gnutls_handshake(p->cli);
-        if (rs != 0)
-            rs = gnutls_handshake(p->srv);
-        ck_assert_msg(rc == 0 || rc == GNUTLS_E_AGAIN, "client: %s", gnutls_strerror(rc));
-        ck_assert_msg(rs == 0 || rs == GNUTLS_E_AGAIN, "server: %s", gnutls_strerror(rs));
-    }
-    ck_assert_int_eq(rc, 0);
-    ck_assert_int_eq(rs, 0);
+    tls_pair_open(&p->tp, prio);
+    p->fd[0] = p->tp.fd[0];
+    p->fd[1] = p->tp.fd[1];
+    p->cli = p->tp.cli;
+    p->srv = p->tp.srv;
     p->ra.buf = p->ra_buf;
     p->rec = tlsrec_new(p->cli);
 }
@@ -81,14 +41,7 @@ static void pair_open(struct pair *p, const char *prio)
 static void pair_close(struct pair *p)
 {
     tlsrec_free(p->rec);
-    gnutls_deinit(p->cli);
-    gnutls_deinit(p->srv);
-    gnutls_certificate_free_credentials(p->ccred);
-    gnutls_certificate_free_credentials(p->scred);
-    gnutls_x509_crt_deinit(p->crt);
-    gnutls_x509_privkey_deinit(p->key);
-    close(p->fd[0]);
-    close(p->fd[1]);
+    tls_pair_close(&p->tp);
 }
 
 static void server_send(struct pair *p, const void *data, size_t len)
