@@ -264,7 +264,10 @@ static ssize_t delegate(struct httpc_conn *c, char *buf, size_t len)
         errno = EPROTO;
         return TLSC_ERR;
     }
-    c->ra_lim = c->ra.off + tlsrec_other_len(c->rec);
+    /* never past what was read: a header announcing more than a record
+     * may hold is handed over alone, for GnuTLS to refuse */
+    uint32_t end = c->ra.off + tlsrec_other_len(c->rec);
+    c->ra_lim = end < c->ra.len ? end : c->ra.len;
     ssize_t r = TLSC_AGAIN;
     for (int tries = 0; tries < 16; tries++) {
         ssize_t g = gnutls_record_recv(c->tls, buf, len);
